@@ -15,9 +15,9 @@ def body():
 
 @pytest.fixture(scope="session")
 def body64(body):
-    from dalnb.body.model import BodyModel
-
     import torch
+
+    from dalnb.body.model import BodyModel
 
     return BodyModel(body.data, dtype=torch.float64)
 

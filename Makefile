@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both create .venv and install.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint bench-body gpu-check clean-runs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m dalnb.pipeline --preset small --run-dir runs/small
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check dalnb tests
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check dalnb tests
+
+bench-body: $(STAMP)
+	$(BIN)/python -m dalnb.bench body
+
+# What a session with a lent GPU runs (see scripts/gpu_check.sh).
+gpu-check: $(STAMP)
+	bash scripts/gpu_check.sh
+
+clean-runs:
+	rm -rf runs reports/*/

@@ -1,0 +1,36 @@
+"""``python -m dalnb.bench NAME [--key value ...]``"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from dalnb.bench import REGISTRY
+
+KNOWN = ("body", "synth", "registration", "lifter", "rounds", "predict")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dalnb.bench", description=__doc__)
+    ap.add_argument("name", choices=KNOWN)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--batches", default=None, help="comma-separated batch sizes (body)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        importlib.import_module(f"dalnb.bench.{args.name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"dalnb.bench.{args.name}":
+            print(f"benchmark {args.name!r} is not implemented yet", file=sys.stderr)
+            return 2
+        raise
+    kwargs = {"device": args.device}
+    if args.batches:
+        kwargs["batches"] = tuple(int(b) for b in args.batches.split(","))
+    REGISTRY[args.name](**kwargs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Execute the ordered notebooks with papermill into rendered reports.
+
+    python -m dalnb.pipeline --preset small --run-dir runs/small
+
+writes ``reports/<run>/NN_name.ipynb`` and ``.html`` for each notebook plus ``index.html``.
+A failed notebook stops the chain with its name and the cell that failed.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dalnb.io import atomic_write_text
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    ipynb: Path
+    html: Path | None
+    error: str = ""
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+def list_notebooks(only: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS) -> list[Path]:
+    nbs = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        nbs = [p for p in nbs if any(p.stem.startswith(o) for o in only)]
+    return nbs
+
+
+def to_html(ipynb: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(ipynb, as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    out = ipynb.with_suffix(".html")
+    atomic_write_text(out, body)
+    return out
+
+
+def run_notebook(src: Path, out_dir: Path, parameters: dict, kernel: str = "python3") -> NotebookResult:
+    import papermill as pm
+
+    out = out_dir / src.name
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=kernel, cwd=str(ROOT), progress_bar=False)
+    except pm.PapermillExecutionError as e:
+        html_path = _try_html(out)
+        return NotebookResult(src.stem, "failed", time.perf_counter() - t0, out, html_path,
+                              f"cell {e.exec_count}: {e.ename}: {e.evalue}")  # fmt: skip
+    return NotebookResult(src.stem, "ok", time.perf_counter() - t0, out, to_html(out))
+
+
+def _try_html(path: Path) -> Path | None:
+    try:
+        return to_html(path) if path.exists() else None
+    except Exception:  # noqa: BLE001 - best effort for a failed notebook
+        return None
+
+
+def write_index(out_dir: Path, results: list[NotebookResult], preset: str, run_dir: Path) -> Path:
+    from dalnb.bench import machine
+
+    rows = "\n".join(
+        f"<tr><td><a href='{r.html.name if r.html else r.ipynb.name}'>{html.escape(r.name)}</a></td>"
+        f"<td class='{r.status}'>{r.status}</td><td>{r.seconds:.1f}</td><td>{html.escape(r.error)}</td></tr>"
+        for r in results
+    )
+    m = machine()
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dalnb report: {html.escape(out_dir.name)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.3em .8em;border-bottom:1px solid #ddd}}
+.ok{{color:#060}}.failed{{color:#b00}}</style></head><body>
+<h1>deform-and-learn study: run <code>{html.escape(out_dir.name)}</code></h1>
+<p>Yoshiyasu &amp; Gamez, <i>Learning Body Shape and Pose from Dense Correspondences</i> (arXiv 1907.11955), reproduced with
+an open template and no 3D labels. Preset <b>{html.escape(preset)}</b>, run folder <code>{html.escape(str(run_dir))}</code>,
+machine: {html.escape(m['cpu'])} ({m['cores']} cores{', ' + html.escape(m['gpu']) if 'gpu' in m else ', no GPU'}), {dt.date.today().isoformat()}.</p>
+<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>error</th></tr>
+{rows}
+</table></body></html>"""
+    return atomic_write_text(out_dir / "index.html", page)
+
+
+def run_pipeline(preset: str, run_dir: Path, reports: Path | None = None, only: list[str] | None = None,
+                 kernel: str = "python3", extra_parameters: dict | None = None,
+                 notebooks_dir: Path = NOTEBOOKS) -> list[NotebookResult]:  # fmt: skip
+    run_dir = Path(run_dir).resolve()
+    out_dir = Path(reports or ROOT / "reports") / run_dir.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    nbs = list_notebooks(only, notebooks_dir)
+    if not nbs:
+        raise PipelineError(f"no notebooks found in {notebooks_dir} matching {only}")
+    results: list[NotebookResult] = []
+    for src in nbs:
+        log.info("running %s (preset %s)", src.name, preset)
+        params = {"run_dir": str(run_dir), "preset": preset, **(extra_parameters or {})}
+        r = run_notebook(src, out_dir, params, kernel)
+        results.append(r)
+        log.info("%s: %s in %.1f s", src.name, r.status, r.seconds)
+        if r.status != "ok":
+            write_index(out_dir, results, preset, run_dir)
+            raise PipelineError(f"notebook {src.name} failed at {r.error} (see {r.ipynb})")
+    write_index(out_dir, results, preset, run_dir)
+    return results
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dalnb.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
+    ap.add_argument("--run-dir", default=None, help="default: runs/<preset>")
+    ap.add_argument("--reports", default=None, help="default: reports/")
+    ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
+    ap.add_argument("--kernel", default="python3")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    run_dir = Path(args.run_dir or f"runs/{args.preset}")
+    try:
+        results = run_pipeline(args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel)
+    except PipelineError as e:
+        print(f"pipeline failed: {e}", file=sys.stderr)
+        return 1
+    out = results[-1].ipynb.parent
+    print(f"reports written to {out / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

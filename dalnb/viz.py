@@ -1,0 +1,95 @@
+"""Pictures and 3D views for notebooks and HTML reports (no OpenGL).
+
+``mesh_image`` draws a shaded mesh with matplotlib's painter's algorithm: a static PNG that
+any HTML report shows offline. ``mesh_widget`` is the interactive pythreejs view for
+JupyterLab (needs jupyterlab_widgets >= 3.0.9).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["mesh_image", "draw_mesh", "mesh_widget", "part_colors", "VIEWS"]
+
+#: view name -> rotation applied to body-frame points (y up, facing +z) before an
+#: orthographic projection onto x (right on screen) and y (up on screen)
+VIEWS = {
+    "front": np.eye(3),
+    "side": np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),  # body's left side
+    "back": np.diag([-1.0, 1.0, -1.0]),
+    "top": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
+}
+
+
+def part_colors(parts: np.ndarray) -> np.ndarray:
+    """(V,) part numbers 1..24 -> (V, 3) float RGB from matplotlib's tab20b/tab20c."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20b"].colors + matplotlib.colormaps["tab20c"].colors
+    table = np.array(cmap)[:25]
+    return table[np.asarray(parts) % 25]
+
+
+def _np(x):
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+
+
+def draw_mesh(ax, vertices, faces, view: str | np.ndarray = "front", colors=None, light=(0.3, 0.5, 1.0)):
+    """Draw a mesh on a matplotlib Axes (orthographic, Lambert shading, back faces culled)."""
+    from matplotlib.collections import PolyCollection
+
+    v, f = _np(vertices), np.asarray(_np(faces), dtype=np.int64)
+    Rv = VIEWS[view] if isinstance(view, str) else np.asarray(view)
+    p = v @ Rv.T
+    tri = p[f]  # (F, 3, 3)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
+    visible = n[:, 2] > 0
+    L = np.asarray(light, float)
+    shade = 0.25 + 0.75 * np.clip(n @ (L / np.linalg.norm(L)), 0, 1)
+    base = np.full((len(f), 3), 0.75) if colors is None else _np(colors)[f].mean(1)
+    fc = np.clip(base * shade[:, None], 0, 1)
+    order = np.argsort(tri[:, :, 2].mean(1))
+    order = order[visible[order]]
+    ax.add_collection(PolyCollection(tri[order][:, :, :2], facecolors=fc[order], edgecolors="none", antialiased=False))
+    lo, hi = p[:, :2].min(0), p[:, :2].max(0)
+    pad = 0.05 * (hi - lo).max()
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - pad, hi[1] + pad)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
+
+
+def mesh_image(vertices, faces, view="front", colors=None, size: tuple[int, int] = (300, 450)) -> np.ndarray:
+    """(H, W, 3) uint8 picture of a mesh, drawn off-screen with matplotlib's Agg backend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw_mesh(ax, vertices, faces, view, colors)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def mesh_widget(vertices, faces, colors=None, width: int = 400, height: int = 500):
+    """Interactive pythreejs view (orbit with the mouse) of a mesh in JupyterLab."""
+    import pythreejs as p3
+
+    v = _np(vertices).astype(np.float32)
+    f = np.asarray(_np(faces), dtype=np.uint32).ravel()
+    attrs = {"position": p3.BufferAttribute(v, normalized=False), "index": p3.BufferAttribute(f, normalized=False)}
+    if colors is not None:
+        attrs["color"] = p3.BufferAttribute(_np(colors).astype(np.float32))
+    geom = p3.BufferGeometry(attributes=attrs)
+    geom.exec_three_obj_method("computeVertexNormals")
+    mat = p3.MeshStandardMaterial(vertexColors="VertexColors" if colors is not None else "NoColors", color="#cccccc" if colors is None else "#ffffff", roughness=0.8)
+    mesh = p3.Mesh(geometry=geom, material=mat)
+    center = v.mean(0)
+    cam = p3.PerspectiveCamera(position=[float(center[0]), float(center[1]), float(center[2] + 3.0)], fov=40,
+                               children=[p3.DirectionalLight(position=[1, 2, 3], intensity=0.8)])
+    scene = p3.Scene(children=[mesh, cam, p3.AmbientLight(intensity=0.5)], background="#f4f4f4")
+    ctrl = p3.OrbitControls(controlling=cam, target=[float(c) for c in center])
+    return p3.Renderer(camera=cam, scene=scene, controls=[ctrl], width=width, height=height)
