@@ -28,18 +28,21 @@ def oracle_pose(batch: int = 1, scale: float = 0.5, seed: int = 0, dtype=torch.f
     return pose
 
 
-def anny_vertices_for(anny_model, body, world_rotations: torch.Tensor) -> torch.Tensor:
-    """anny's vertices (B, Va, 3), in our frame, for our (B, 24, 3, 3) world rotations."""
+def anny_vertices_for(anny_model, body, world_rotations: torch.Tensor, phenotype_kwargs: dict | None = None) -> torch.Tensor:
+    """anny's vertices (B, Va, 3), in our frame, for our (B, 24, 3, 3) world rotations, of
+    anny's default body or of the bodies ``phenotype_kwargs`` describe (values (B,))."""
     C = torch.as_tensor(ANNY_TO_TEMPLATE, dtype=anny_model.dtype)
-    rest = anny_model(None)["rest_bone_poses"][0]
     seg = torch.as_tensor(body.data.anny_bone_segment)
     Rw = world_rotations.to(anny_model.dtype)
     B, nb = Rw.shape[0], len(seg)
-    D = torch.eye(4, dtype=anny_model.dtype).repeat(B, nb, 1, 1)
-    D[:, :, :3, :3] = C.T @ Rw[:, seg] @ C @ rest[:, :3, :3]
-    D[:, 0, :3, 3] = rest[0, :3, 3]
     with torch.no_grad():
-        va = anny_model(D, pose_parameterization="world-orient")["vertices"]
+        rest = anny_model(None, phenotype_kwargs=phenotype_kwargs)["rest_bone_poses"]
+    rest = rest.expand(B, -1, -1, -1)
+    D = torch.eye(4, dtype=anny_model.dtype).repeat(B, nb, 1, 1)
+    D[:, :, :3, :3] = C.T @ Rw[:, seg] @ C @ rest[:, :, :3, :3]
+    D[:, :, :3, 3] = rest[:, :, :3, 3]
+    with torch.no_grad():
+        va = anny_model(D, phenotype_kwargs=phenotype_kwargs, pose_parameterization="world-orient")["vertices"]
     return va @ C.T
 
 

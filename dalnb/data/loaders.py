@@ -1,0 +1,562 @@
+"""Loaders of real datasets into the one sample schema (explained in notebook 01).
+
+DensePose-COCO (json and the official demo annotation), DensePose network outputs (IUV png as
+OpenCV writes it, challenge results json, detectron2 ``apply_net.py dump`` pickles), COCO
+keypoints json, MPII json and Human3.6M (frames, 3D joints, cameras). Keypoints are mapped to
+COCO-17 by name. DensePose (u, v) live on SMPL's charts, so DensePose samples say
+``dense_uv_space = "densepose"`` and registration uses their part numbers (``densepose_map``
+converts them exactly when a user has SMPL's files).
+
+Every loader raises ``DataError`` naming the file and record; ``skip_bad=True`` skips bad
+records, and the returned ``LoadResult`` counts and lists them.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dalnb.body import skeleton as sk
+from dalnb.data.schema import SampleError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DataError", "LoadResult", "load_densepose_annotation", "load_densepose_coco", "load_coco_keypoints",
+    "load_mpii", "load_h36m", "h36m_split", "project_h36m", "decode_iuv_png", "iuv_to_dense_points",
+    "load_densepose_results", "load_densepose_iuv", "load_apply_net_dump", "MPII16",
+]  # fmt: skip
+
+
+class DataError(SampleError):
+    pass
+
+
+@dataclass
+class LoadResult:
+    samples: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self):
+        return iter(self.samples)
+
+    def __getitem__(self, i):
+        return self.samples[i]
+
+
+def _read_json(path: Path):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: malformed JSON ({e})") from e
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except (FileNotFoundError, OSError):
+        return None
+
+
+class _Collector:
+    def __init__(self, skip_bad: bool):
+        self.skip_bad = skip_bad
+        self.result = LoadResult()
+
+    def bad(self, msg: str):
+        if not self.skip_bad:
+            raise DataError(msg)
+        self.result.skipped.append(msg)
+        log.warning("skipping %s", msg)
+
+
+# -- COCO keypoints ----------------------------------------------------------------------
+
+
+def _coco_records(data: dict, path: Path):
+    for k in ("images", "annotations"):
+        if k not in data:
+            raise DataError(f"{path}: missing top-level key {k!r} (not a COCO annotation file?)")
+    return {im["id"]: im for im in data["images"]}, data["annotations"]
+
+
+def load_coco_keypoints(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False,
+                        require_image: bool = True) -> LoadResult:  # fmt: skip
+    """One sample per person annotation with keypoints: ``keypoints2d`` (17, 3) (v: 0 missing,
+    1 labelled but occluded, 2 visible), ``image_path``, ``bbox`` and ``mask`` from the
+    segmentation (pycocotools)."""
+    from pycocotools import mask as mask_utils
+
+    json_path = Path(json_path)
+    image_dir = Path(image_dir) if image_dir else json_path.parent
+    data = _read_json(json_path)
+    images, anns = _coco_records(data, json_path)
+    col = _Collector(skip_bad)
+    for i, a in enumerate(anns):
+        where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
+        try:
+            kp = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
+            im = images[a["image_id"]]
+            h, w = int(im["height"]), int(im["width"])
+        except KeyError as e:
+            col.bad(f"{where}: missing key {e}")
+            continue
+        except ValueError:
+            col.bad(f"{where}: keypoints must hold 51 numbers, got {len(a.get('keypoints', []))}")
+            continue
+        path = image_dir / im["file_name"]
+        if require_image and not path.exists():
+            col.bad(f"{where}: image {path} not found")
+            continue
+        s = {"sample_id": f"coco-{a.get('id', i)}", "image_path": str(path), "keypoints2d": kp, "bbox": np.asarray(a.get("bbox", [0, 0, w, h]), np.float32),
+             "image_size": np.array([h, w])}  # fmt: skip
+        seg = a.get("segmentation")
+        if seg:
+            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg, list) else (mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg)
+            m = mask_utils.decode(rle)
+            s["mask"] = (m.max(2) if m.ndim == 3 else m).astype(bool)
+        col.result.samples.append(s)
+    return col.result
+
+
+# -- DensePose -----------------------------------------------------------------------------
+
+
+def load_densepose_annotation(path: str | Path) -> dict:
+    """The official single-person demo annotation (``demo_dp_single_ann`` .npz or .pkl):
+    crop image ``ICrop`` and points x, y (crop pixels), I, U, V."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path) as z:
+                d = {k: z[k] for k in z.files}
+        else:
+            with open(path, "rb") as f:
+                d = pickle.load(f, encoding="latin1")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+    missing = [k for k in ("ICrop", "x", "y", "I", "U", "V") if k not in d]
+    if missing:
+        raise DataError(f"{path}: missing keys {missing}")
+    return {
+        "sample_id": f"densepose-{path.stem}",
+        "image": np.asarray(d["ICrop"], np.uint8),
+        "dense_xy": np.stack([d["x"], d["y"]], 1).astype(np.float32),
+        "dense_iuv": np.stack([d["I"], d["U"], d["V"]], 1).astype(np.float32),
+        "dense_uv_space": "densepose",
+    }
+
+
+def load_densepose_coco(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False,
+                        require_image: bool = True) -> LoadResult:  # fmt: skip
+    """DensePose-COCO json: per person ``dp_x, dp_y`` (0-255 in the box frame), ``dp_I, dp_U,
+    dp_V`` and ``dp_masks`` (14 RLE part masks on a 256 x 256 box frame, pycocotools)."""
+    from pycocotools import mask as mask_utils
+
+    json_path = Path(json_path)
+    image_dir = Path(image_dir) if image_dir else json_path.parent
+    data = _read_json(json_path)
+    images, anns = _coco_records(data, json_path)
+    col = _Collector(skip_bad)
+    for i, a in enumerate(anns):
+        if "dp_x" not in a:
+            continue
+        where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
+        try:
+            x0, y0, bw, bh = (float(v) for v in a["bbox"])
+            dx, dy = np.asarray(a["dp_x"], np.float64), np.asarray(a["dp_y"], np.float64)
+            I, U, V = (np.asarray(a[k], np.float64) for k in ("dp_I", "dp_U", "dp_V"))
+            im = images[a["image_id"]]
+        except KeyError as e:
+            col.bad(f"{where}: missing key {e}")
+            continue
+        except (TypeError, ValueError) as e:
+            col.bad(f"{where}: bad values ({e})")
+            continue
+        if not (len(dx) == len(dy) == len(I) == len(U) == len(V)):
+            col.bad(f"{where}: dp_x/dp_y/dp_I/dp_U/dp_V lengths differ: {[len(v) for v in (dx, dy, I, U, V)]}")
+            continue
+        if len(I) and (I.min() < 1 or I.max() > 24):
+            col.bad(f"{where}: dp_I must lie in 1..24, got [{I.min()}, {I.max()}]")
+            continue
+        path = image_dir / im["file_name"]
+        if require_image and not path.exists():
+            col.bad(f"{where}: image {path} not found")
+            continue
+        s = {
+            "sample_id": f"densepose-coco-{a.get('id', i)}", "image_path": str(path),
+            "dense_xy": np.stack([x0 + dx / 255.0 * bw, y0 + dy / 255.0 * bh], 1).astype(np.float32),
+            "dense_iuv": np.stack([I, U, V], 1).astype(np.float32), "dense_uv_space": "densepose",
+            "bbox": np.array([x0, y0, bw, bh], np.float32),
+        }  # fmt: skip
+        if "keypoints" in a:
+            s["keypoints2d"] = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
+        if a.get("dp_masks"):
+            s["mask"] = _dp_masks_to_image(a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils)
+        col.result.samples.append(s)
+    return col.result
+
+
+def _dp_masks_to_image(dp_masks, bbox, h: int, w: int, mask_utils) -> np.ndarray:
+    from PIL import Image
+
+    box = np.zeros((256, 256), bool)
+    for rle in dp_masks:
+        if rle:
+            box |= mask_utils.decode(rle).astype(bool)
+    x0, y0, bw, bh = bbox
+    out = np.zeros((h, w), bool)
+    x1, y1 = int(round(x0)), int(round(y0))
+    ww, hh = max(int(round(bw)), 1), max(int(round(bh)), 1)
+    m = np.asarray(Image.fromarray(box.astype(np.uint8) * 255).resize((ww, hh), Image.NEAREST)) > 127
+    ys, xs = slice(max(y1, 0), min(y1 + hh, h)), slice(max(x1, 0), min(x1 + ww, w))
+    out[ys, xs] = m[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1]
+    return out
+
+
+def decode_iuv_png(path_or_bytes, channel_order: str = "opencv") -> np.ndarray:
+    """(H, W, 3) float32 [I, U, V] from a DensePose IUV png.
+
+    ``channel_order="opencv"``: the inference tool wrote it with OpenCV, so the file's BGR
+    bytes are (I, U*255, V*255); read as RGB that is R = V*255, G = U*255, B = I.
+    ``channel_order="rgb"``: channel 0 = I, 1 = U*255, 2 = V*255 in RGB order (challenge json).
+    """
+    from PIL import Image
+
+    src = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, (bytes, bytearray)) else path_or_bytes
+    try:
+        with Image.open(src) as im:
+            a = np.asarray(im.convert("RGB"))
+    except (FileNotFoundError, OSError) as e:
+        raise DataError(f"{path_or_bytes if not isinstance(path_or_bytes, bytes) else 'png bytes'}: cannot read IUV png ({e})") from e
+    if channel_order == "opencv":
+        I, U, V = a[..., 2], a[..., 1], a[..., 0]
+    elif channel_order == "rgb":
+        I, U, V = a[..., 0], a[..., 1], a[..., 2]
+    else:
+        raise ValueError(f"channel_order: expected 'opencv' or 'rgb', got {channel_order!r}")
+    if I.max() > 24:
+        raise DataError(f"IUV png: part channel has values up to {I.max()} (> 24): wrong channel order?")
+    return np.stack([I.astype(np.float32), U / 255.0, V / 255.0], -1).astype(np.float32)
+
+
+def iuv_to_dense_points(iuv: np.ndarray, n_points: int = 125, seed: int = 0, mask: np.ndarray | None = None,
+                        offset=(0.0, 0.0)) -> dict:  # fmt: skip
+    """Turn a dense IUV map (H, W, 3) into DensePose-COCO-like points: a grid over the body
+    pixels (inside ``mask`` when given) thinned to at most ``n_points``."""
+    m = iuv[..., 0] > 0
+    if mask is not None:
+        m &= mask
+    ys, xs = np.nonzero(m)
+    if len(ys) == 0:
+        return {"dense_xy": np.zeros((0, 2), np.float32), "dense_iuv": np.zeros((0, 3), np.float32), "dense_uv_space": "densepose"}
+    g = max(int(np.sqrt(len(ys) / n_points)), 1)
+    keep = (ys % g == g // 2) & (xs % g == g // 2)
+    ys, xs = ys[keep], xs[keep]
+    if len(ys) > n_points:
+        idx = np.sort(np.random.default_rng(seed).choice(len(ys), n_points, replace=False))
+        ys, xs = ys[idx], xs[idx]
+    return {
+        "dense_xy": np.stack([xs + 0.5 + offset[0], ys + 0.5 + offset[1]], 1).astype(np.float32),
+        "dense_iuv": iuv[ys, xs].astype(np.float32),
+        "dense_uv_space": "densepose",
+    }
+
+
+def load_densepose_iuv(iuv_png: str | Path, inds_png: str | Path | None = None, image_path: str | Path | None = None,
+                       n_points: int = 125, min_pixels: int = 200) -> LoadResult:  # fmt: skip
+    """A DensePose-RCNN inference output (IUV png as OpenCV writes it, and optionally the
+    instance-index png) -> one sample per person instance with dense points in image pixels."""
+    from PIL import Image
+
+    iuv = decode_iuv_png(iuv_png)
+    if inds_png is not None:
+        try:
+            with Image.open(inds_png) as im:
+                inds = np.asarray(im.convert("L"))
+        except (FileNotFoundError, OSError) as e:
+            raise DataError(f"{inds_png}: cannot read instance png ({e})") from e
+        if inds.shape != iuv.shape[:2]:
+            raise DataError(f"{inds_png}: size {inds.shape} differs from the IUV png's {iuv.shape[:2]}")
+    else:
+        inds = (iuv[..., 0] > 0).astype(np.uint8)
+    out = LoadResult()
+    for k in np.unique(inds):
+        if k == 0:
+            continue
+        m = (inds == k) & (iuv[..., 0] > 0)
+        if m.sum() < min_pixels:
+            continue
+        s = {"sample_id": f"densepose-iuv-{Path(iuv_png).stem}-{int(k)}", "instance": int(k), "mask": m,
+             **iuv_to_dense_points(iuv, n_points, seed=int(k), mask=m)}  # fmt: skip
+        if image_path is not None:
+            s["image_path"] = str(image_path)
+        out.samples.append(s)
+    return out
+
+
+def load_densepose_results(json_path: str | Path, image_dir: str | Path | None = None, min_score: float = 0.5,
+                           n_points: int = 125, skip_bad: bool = False) -> LoadResult:  # fmt: skip
+    """COCO DensePose challenge results json: per detection a base64 png of the box (channel
+    0 = I, 1 = U*255, 2 = V*255) -> dense points in image pixels."""
+    json_path = Path(json_path)
+    image_dir = Path(image_dir) if image_dir else json_path.parent
+    data = _read_json(json_path)
+    if not isinstance(data, list):
+        raise DataError(f"{json_path}: expected a list of detections, got {type(data).__name__}")
+    col = _Collector(skip_bad)
+    for i, det in enumerate(data):
+        where = f"{json_path} detection {i}"
+        try:
+            if det["score"] < min_score:
+                continue
+            png = base64.b64decode(det["uv_data"])
+            x0, y0, bw, bh = det["bbox"]
+            iuv = decode_iuv_png(png, channel_order="rgb")
+        except KeyError as e:
+            col.bad(f"{where}: missing key {e}")
+            continue
+        except (DataError, ValueError, TypeError) as e:
+            col.bad(f"{where}: {e}")
+            continue
+        exp = tuple(det.get("uv_shape", (3, *iuv.shape[:2]))[1:])
+        if exp != iuv.shape[:2]:
+            col.bad(f"{where}: uv_data is {iuv.shape[:2]}, uv_shape says {exp}")
+            continue
+        s = {"sample_id": f"densepose-det-{det.get('image_id', '?')}-{i}", "image_id": int(det.get("image_id", -1)),
+             "bbox": np.array([x0, y0, bw, bh], np.float32), "score": float(det["score"]),
+             **iuv_to_dense_points(iuv, n_points, seed=i, offset=(x0, y0))}  # fmt: skip
+        img = image_dir / f"{int(det.get('image_id', -1)):012d}.jpg"
+        if img.exists():
+            s["image_path"] = str(img)
+        col.result.samples.append(s)
+    return col.result
+
+
+class _Stub:
+    """Stand-in for detectron2/DensePose classes when unpickling ``apply_net.py dump`` files."""
+
+    def __init__(self, *args, **kwargs):
+        self.__dict__.update(kwargs)
+        self._args = args
+
+    def __setstate__(self, state):
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        elif isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+            self.__dict__.update(state[1])
+
+
+class _DumpUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module.split(".")[0] in ("densepose", "detectron2"):
+            return type(name, (_Stub,), {})
+        return super().find_class(module, name)
+
+
+def load_apply_net_dump(path: str | Path, min_score: float = 0.5, n_points: int = 125, skip_bad: bool = False) -> LoadResult:
+    """detectron2 DensePose ``apply_net.py dump`` pickle: a list of per-image dicts with
+    ``file_name``, ``scores``, ``pred_boxes_XYXY`` and ``pred_densepose`` (chart results with
+    ``labels`` (H, W) and ``uv`` (2, H, W) in box coordinates). Read without detectron2."""
+    import torch  # the dump holds torch tensors
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = _DumpUnpickler(f).load()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"{path}: cannot unpickle ({type(e).__name__}: {e})") from e
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a list of per-image dicts, got {type(data).__name__}")
+    col = _Collector(skip_bad)
+    to_np = lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)  # noqa: E731
+    for i, entry in enumerate(data):
+        where = f"{path} entry {i}"
+        try:
+            scores = to_np(entry["scores"])
+            boxes = to_np(entry["pred_boxes_XYXY"])
+            results = entry["pred_densepose"]
+        except (KeyError, TypeError) as e:
+            col.bad(f"{where}: missing {e}")
+            continue
+        for k, r in enumerate(results):
+            if scores[k] < min_score:
+                continue
+            labels = getattr(r, "labels", None)
+            uv = getattr(r, "uv", None)
+            if labels is None or uv is None:
+                col.bad(f"{where} detection {k}: no labels/uv (not a chart result)")
+                continue
+            labels, uv = to_np(labels).astype(np.float32), to_np(uv).astype(np.float32)
+            if uv.shape != (2, *labels.shape):
+                col.bad(f"{where} detection {k}: uv shape {uv.shape} does not match labels {labels.shape}")
+                continue
+            iuv = np.stack([labels, uv[0], uv[1]], -1)
+            x0, y0 = float(boxes[k][0]), float(boxes[k][1])
+            col.result.samples.append({
+                "sample_id": f"apply-net-{i}-{k}", "image_path": str(entry.get("file_name", "")),
+                "score": float(scores[k]), **iuv_to_dense_points(iuv, n_points, seed=k, offset=(x0, y0)),
+            })  # fmt: skip
+    return col.result
+
+
+# -- MPII -------------------------------------------------------------------------------
+
+MPII16 = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+          "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist")  # fmt: skip
+
+
+def load_mpii(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False, require_image: bool = True) -> LoadResult:
+    """MPII in the mmpose/HRNet json style: ``joints`` (16, 2), ``joints_vis``, ``image``,
+    ``center``, ``scale``. The 12 limb joints map to COCO-17 by name; the face points are
+    missing (v = 0). All 16 stay in ``keypoints_mpii``."""
+    json_path = Path(json_path)
+    image_dir = Path(image_dir) if image_dir else json_path.parent
+    data = _read_json(json_path)
+    if not isinstance(data, list):
+        raise DataError(f"{json_path}: expected a list of records, got {type(data).__name__}")
+    col = _Collector(skip_bad)
+    for i, rec in enumerate(data):
+        where = f"{json_path} record {i}"
+        try:
+            j = np.asarray(rec["joints"], np.float32)
+            vis = np.asarray(rec.get("joints_vis", np.ones(16)), np.float32)
+            name = rec["image"]
+        except KeyError as e:
+            col.bad(f"{where}: missing key {e}")
+            continue
+        if j.shape != (16, 2) or vis.shape != (16,):
+            col.bad(f"{where}: joints must be (16, 2) and joints_vis (16,), got {j.shape}, {vis.shape}")
+            continue
+        path = image_dir / name
+        if require_image and not path.exists():
+            col.bad(f"{where}: image {path} not found")
+            continue
+        kp = np.zeros((17, 3), np.float32)
+        for k, n in enumerate(sk.COCO17):
+            if n in MPII16:
+                m = MPII16.index(n)
+                kp[k] = [j[m, 0], j[m, 1], 2.0 * (vis[m] > 0)]
+        col.result.samples.append({"sample_id": f"mpii-{Path(name).stem}-{i}", "image_path": str(path), "keypoints2d": kp,
+                                   "keypoints_mpii": np.concatenate([j, vis[:, None]], 1),
+                                   "center": np.asarray(rec.get("center", [0, 0]), np.float32), "scale": float(rec.get("scale", 0))})  # fmt: skip
+    return col.result
+
+
+# -- Human3.6M ---------------------------------------------------------------------------
+
+H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
+H36M_TEST = ("S9", "S11")
+
+
+def h36m_split(subject: str) -> str:
+    """Protocol split: train S1 S5 S6 S7 S8, test S9 S11."""
+    if subject in H36M_TRAIN:
+        return "train"
+    if subject in H36M_TEST:
+        return "test"
+    raise DataError(f"unknown Human3.6M subject {subject!r}; expected one of {H36M_TRAIN + H36M_TEST}")
+
+
+def project_h36m(points_cam: np.ndarray, cam: dict) -> np.ndarray:
+    """(N, 3) camera-frame metres -> (N, 2) pixels with Human3.6M's intrinsics, radial (k) and
+    tangential (p) distortion."""
+    f, c = np.ravel(cam["f"]), np.ravel(cam["c"])
+    k, p = np.ravel(cam["k"]), np.ravel(cam["p"])
+    xy = points_cam[:, :2] / points_cam[:, 2:]
+    r2 = (xy**2).sum(1)
+    radial = 1 + k[0] * r2 + k[1] * r2**2 + k[2] * r2**3
+    tan = p[0] * xy[:, 1] + p[1] * xy[:, 0]
+    xy_d = xy * (radial + tan)[:, None] + np.outer(r2, p[::-1])
+    return xy_d * f + c
+
+
+def world_to_camera_h36m(points_world: np.ndarray, cam: dict) -> np.ndarray:
+    """(N, 3) world metres -> camera frame: X_cam = R (X - T), T the camera centre."""
+    return (np.asarray(cam["R"]) @ (points_world - np.ravel(cam["T"])).T).T
+
+
+def load_h36m(npz_path: str | Path, cameras_path: str | Path | None = None, image_root: str | Path | None = None,
+              split: str | None = None, skip_bad: bool = False) -> LoadResult:  # fmt: skip
+    """Human3.6M frames in the mmpose ``body3d`` npz layout: ``imgname``, ``S`` (N, 17, 4)
+    camera-frame joints (metres) with confidence, ``part`` (N, 17, 3) 2D joints, ``center``,
+    ``scale``; ``cameras.pkl`` keyed by (subject, camera id). Joints keep Human3.6M's order and
+    names (``joints3d``, ``keypoints2d_h36m``); COCO-17 keypoints are filled by name."""
+    npz_path = Path(npz_path)
+    root = Path(image_root) if image_root else npz_path.parent
+    try:
+        with np.load(npz_path) as z:
+            d = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DataError(f"{npz_path}: no such file") from None
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"{npz_path}: cannot read ({type(e).__name__}: {e})") from e
+    for k in ("imgname", "S", "part"):
+        if k not in d:
+            raise DataError(f"{npz_path}: missing key {k!r}")
+    cams = None
+    if cameras_path is not None:
+        try:
+            with open(cameras_path, "rb") as f:
+                cams = pickle.load(f)
+        except Exception as e:  # noqa: BLE001
+            raise DataError(f"{cameras_path}: cannot read cameras ({type(e).__name__}: {e})") from e
+    col = _Collector(skip_bad)
+    name_map = {"left_hip": "left_hip", "right_hip": "right_hip", "left_knee": "left_knee", "right_knee": "right_knee",
+                "left_ankle": "left_foot", "right_ankle": "right_foot", "left_shoulder": "left_shoulder",
+                "right_shoulder": "right_shoulder", "left_elbow": "left_elbow", "right_elbow": "right_elbow",
+                "left_wrist": "left_wrist", "right_wrist": "right_wrist"}  # fmt: skip
+    for i, img in enumerate(d["imgname"]):
+        img = str(img)
+        where = f"{npz_path} record {i} ({img})"
+        subject = img.split("/")[0]
+        cam_id = img.split("/")[1].split(".")[-1] if "/" in img else ""
+        try:
+            sp = h36m_split(subject)
+        except DataError as e:
+            col.bad(f"{where}: {e}")
+            continue
+        if split and sp != split:
+            continue
+        S, part = d["S"][i], d["part"][i]
+        if S.shape != (17, 4) or part.shape != (17, 3) or not np.isfinite(S).all():
+            col.bad(f"{where}: S must be finite (17, 4) and part (17, 3), got {S.shape}, {part.shape}")
+            continue
+        kp = np.zeros((17, 3), np.float32)
+        for k, n in enumerate(sk.COCO17):
+            if n in name_map:
+                m = sk.H36M17.index(name_map[n])
+                kp[k] = [part[m, 0], part[m, 1], 2.0 * (part[m, 2] > 0)]
+        s = {"sample_id": f"h36m-{Path(img).stem}", "image_path": str(root / img), "subject": subject, "camera_id": cam_id,
+             "split": sp, "joints3d": S[:, :3].astype(np.float32), "keypoints2d_h36m": part.astype(np.float32),
+             "keypoints2d": kp}  # fmt: skip
+        if cams is not None:
+            cam = cams.get((subject, cam_id))
+            if cam is None:
+                col.bad(f"{where}: no camera ({subject}, {cam_id}) in {cameras_path}")
+                continue
+            s["camera_f"] = np.ravel(cam["f"]).astype(np.float32)
+            s["camera_c"] = np.ravel(cam["c"]).astype(np.float32)
+            s["camera_k"] = np.ravel(cam["k"]).astype(np.float32)
+            s["camera_p"] = np.ravel(cam["p"]).astype(np.float32)
+        col.result.samples.append(s)
+    return col.result

@@ -1,0 +1,68 @@
+"""Shading of rasterized fragments: Lambert lighting of per-segment albedo, backgrounds and
+occluders (explained in notebook 01). Pure functions on (H, W) fragment buffers."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["vertex_normals", "shade", "background", "random_albedo"]
+
+SKIN_TONES = np.array([[0.98, 0.80, 0.68], [0.87, 0.66, 0.52], [0.72, 0.51, 0.36], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]])
+
+
+def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(V, 3), (F, 3) -> (V, 3) unit area-weighted vertex normals."""
+    tri = vertices[faces]
+    fn = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
+    n = torch.zeros_like(vertices).index_add_(0, faces.reshape(-1), fn.repeat_interleave(3, 0))
+    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def random_albedo(rng: np.random.Generator, segment_names) -> np.ndarray:
+    """(S, 3) albedo per segment: skin on head, neck, hands; a top, trousers and shoes."""
+    skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1)
+    top, bottom, shoes = rng.uniform(0.05, 0.95, (3, 3))
+    short_sleeves = rng.random() < 0.4
+    out = np.zeros((len(segment_names), 3))
+    for s, n in enumerate(segment_names):
+        if n in ("head", "neck") or n.endswith("_wrist") or n.endswith("_hand") or (short_sleeves and n.endswith("_elbow")):
+            out[s] = skin
+        elif n.endswith("_ankle") or n.endswith("_foot"):
+            out[s] = shoes
+        elif n.endswith("_hip") or n.endswith("_knee") or n == "pelvis":
+            out[s] = bottom
+        else:
+            out[s] = top
+    return np.clip(out, 0, 1)
+
+
+def shade(face: torch.Tensor, bary: torch.Tensor, faces: torch.Tensor, normals: torch.Tensor, albedo_v: torch.Tensor,
+          light_dir: torch.Tensor, ambient: float = 0.35) -> torch.Tensor:  # fmt: skip
+    """(H, W, 3) colour in [0, 1] where face >= 0 (camera-frame normals; light towards the scene)."""
+    m = face >= 0
+    out = torch.zeros(*face.shape, 3, dtype=normals.dtype)
+    if not m.any():
+        return out
+    fv = faces[face[m]]  # (N, 3)
+    w = bary[m].to(normals.dtype)
+    n = (normals[fv] * w[..., None]).sum(1)
+    n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    a = (albedo_v[fv] * w[..., None]).sum(1)
+    lam = (-(n @ light_dir)).clamp_min(0)  # normals face the camera (-z); light travels along light_dir
+    out[m] = (a * (ambient + (1 - ambient) * lam[:, None])).clamp(0, 1)
+    return out
+
+
+def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(H, W, 3) float background: a vertical gradient between two random colours, low-frequency
+    noise and a few random rectangles."""
+    c0, c1 = rng.uniform(0, 1, (2, 3))
+    t = np.linspace(0, 1, h)[:, None, None]
+    img = (1 - t) * c0 + t * c1
+    img = np.broadcast_to(img, (h, w, 3)).copy()
+    small = rng.uniform(-0.15, 0.15, (4, 4, 3))
+    img += np.kron(small, np.ones((h // 4 + 1, w // 4 + 1, 1)))[:h, :w]
+    for _ in range(rng.integers(0, 4)):
+        y0, x0 = rng.integers(0, h), rng.integers(0, w)
+        img[y0 : y0 + rng.integers(h // 8, h // 2), x0 : x0 + rng.integers(w // 8, w // 2)] = rng.uniform(0, 1, 3)
+    return np.clip(img, 0, 1)
