@@ -93,3 +93,46 @@ def mesh_widget(vertices, faces, colors=None, width: int = 400, height: int = 50
     scene = p3.Scene(children=[mesh, cam, p3.AmbientLight(intensity=0.5)], background="#f4f4f4")
     ctrl = p3.OrbitControls(controlling=cam, target=[float(c) for c in center])
     return p3.Renderer(camera=cam, scene=scene, controls=[ctrl], width=width, height=height)
+
+
+def draw_sample(ax, sample: dict, points: bool = True, keypoints: bool = True, title: str | None = None):
+    """Image of a sample with its dense points (coloured by part) and COCO keypoints
+    (green visible, red occluded)."""
+    from PIL import Image
+
+    img = sample.get("image")
+    if img is None and "image_path" in sample:
+        with Image.open(sample["image_path"]) as im:
+            img = np.asarray(im.convert("RGB"))
+    if img is not None:
+        ax.imshow(img)
+    if points and "dense_xy" in sample and len(sample["dense_xy"]):
+        xy = np.asarray(sample["dense_xy"])
+        c = np.asarray(sample["dense_iuv"])[:, 0] if "dense_iuv" in sample else "cyan"
+        ax.scatter(xy[:, 0], xy[:, 1], s=4, c=c, cmap="tab20", vmin=1, vmax=24, linewidths=0)
+    if keypoints and "keypoints2d" in sample:
+        k = np.asarray(sample["keypoints2d"])
+        for v, col in ((2, "lime"), (1, "red")):
+            m = k[:, 2] == v
+            ax.scatter(k[m, 0], k[m, 1], s=10, c=col, marker="x", linewidths=1)
+    if title:
+        ax.set_title(title, fontsize=8)
+    ax.axis("off")
+    return ax
+
+
+def contact_sheet(samples, cols: int = 8, size: float = 1.6, title: str = "", **kw):
+    """A grid of samples drawn with ``draw_sample``; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(samples)
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.05), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, s in zip(axes.ravel(), samples):
+        draw_sample(ax, s, title=s.get("title"), **kw)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

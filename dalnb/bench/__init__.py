@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["machine", "timeit", "emit", "REGISTRY"]
+__all__ = ["machine", "timeit", "emit", "load_records", "REGISTRY"]
 
 REGISTRY: dict[str, Callable[..., None]] = {}
 
@@ -60,7 +60,24 @@ def timeit(fn: Callable[[], object], min_time: float = 0.5, min_reps: int = 3, s
             return dt / n
 
 
+RECORD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
+_record_to: list[str] = []  # set by ``python -m dalnb.bench NAME --record``
+
+
 def emit(bench: str, record: dict, out=None) -> dict:
     rec = {"bench": bench, **record, "machine": machine(), "date": _dt.date.today().isoformat(), "torch": torch.__version__}
-    print(json.dumps(rec), file=out or sys.stdout, flush=True)
+    line = json.dumps(rec)
+    print(line, file=out or sys.stdout, flush=True)
+    for path in _record_to:
+        with open(path, "a") as f:
+            f.write(line + "\n")
     return rec
+
+
+def load_records(name: str, directory: str | None = None) -> list[dict]:
+    """Recorded JSON lines of a benchmark (``benchmarks/<name>.jsonl``), oldest first."""
+    path = os.path.join(directory or RECORD_DIR, f"{name}.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -16,7 +16,15 @@ def main(argv=None) -> int:
     ap.add_argument("name", choices=KNOWN)
     ap.add_argument("--device", default=None)
     ap.add_argument("--batches", default=None, help="comma-separated batch sizes (body)")
+    ap.add_argument("--record", action="store_true", help="also append the JSON lines to benchmarks/NAME.jsonl")
     args = ap.parse_args(argv)
+    if args.record:
+        import os
+
+        from dalnb import bench
+
+        os.makedirs(bench.RECORD_DIR, exist_ok=True)
+        bench._record_to.append(os.path.join(bench.RECORD_DIR, f"{args.name}.jsonl"))
     logging.basicConfig(level=logging.WARNING)
     try:
         importlib.import_module(f"dalnb.bench.{args.name}")

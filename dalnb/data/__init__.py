@@ -1,0 +1,1 @@
+"""Data: synthetic samples with ground truth, real-format loaders, storage (notebook 01)."""
