@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# MediaPipe pins numpy<2: it lives in its own small venv, used as a subprocess by dalnb.photos
+MP_VENV := .venv-mediapipe
+MP_STAMP := $(MP_VENV)/.installed-0.10.21
 
 .PHONY: demo test lint bench-body gpu-check clean-runs
 
@@ -13,10 +16,16 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(MP_STAMP):
+	test -x $(MP_VENV)/bin/python || $(PY) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MP_VENV)/bin/python -m pip install --quiet mediapipe==0.10.21
+	touch $(MP_STAMP)
+
+demo: $(STAMP) $(MP_STAMP)
 	$(BIN)/python -m dalnb.pipeline --preset small --run-dir runs/small
 
-test: $(STAMP)
+test: $(STAMP) $(MP_STAMP)
 	$(BIN)/python -m ruff check dalnb tests
 	$(BIN)/python -m pytest -q
 

@@ -88,9 +88,15 @@ def scale_prior_loss(log_scales: torch.Tensor) -> torch.Tensor:
     return log_scales.square().sum(-1).mean(-1)
 
 
-def pose_prior_loss(pose: torch.Tensor) -> torch.Tensor:
-    """Small rotations are likelier: L = mean_s |theta_s|^2 (axis-angle, root excluded)."""
-    return pose[:, 1:].square().sum(-1).mean(-1)
+def pose_prior_loss(local: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Small rotations are likelier: L = mean_s sum_i w_si a_si^2, with a_s the joint-local
+    axis-angle (x flexion, y twist, z abduction) of the non-root joints (S-1, 3) and w_si the
+    per-joint, per-axis weights (twists about the bone and the collars weigh more: 2D points
+    constrain them least). local (B, S-1, 3)."""
+    sq = local.square()
+    if weights is not None:
+        sq = sq * weights
+    return sq.sum(-1).mean(-1)
 
 
 def joint_smoothness_loss(pose: torch.Tensor, chains: torch.Tensor) -> torch.Tensor:
@@ -108,10 +114,16 @@ def joint_limit_loss(local: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, sh
     return (torch.exp(sharpness * over) - 1).sum(-1).mean(-1)
 
 
-def determinant_loss(rotation: torch.Tensor) -> torch.Tensor:
-    """Keep the Gram-Schmidt global rotation right-handed: L = (det R - 1)^2 (0 for a rotation,
-    4 for a reflection). rotation (B, 3, 3)."""
-    return (torch.linalg.det(rotation) - 1).square()
+def determinant_loss(raw: torch.Tensor) -> torch.Tensor:
+    """Keep the 9-number global rotation right-handed: L = (1 - det M)^2 with M the raw 3x3
+    whose columns are scaled to unit length (det M <= 1, equal iff M is a rotation).
+
+    raw (B, 9) or (B, 3, 3): the numbers *before* Gram-Schmidt. On the orthonormalised matrix
+    det is +-1, piecewise constant, so a loss there has no gradient and a reflection (which
+    leaves every weak-perspective projection unchanged) could not be undone."""
+    m = raw.reshape(-1, 3, 3)
+    m = m / m.norm(dim=-2, keepdim=True).clamp_min(1e-8)
+    return (1 - torch.linalg.det(m)).square()
 
 
 def silhouette_loss(proj: torch.Tensor, outside_distance: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -50,6 +50,7 @@ class Stage:
     lr: float
     free: tuple[str, ...]  # of "rotation", "camera", "pose", "scales"
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    lr_end: float = 0.05  # the learning rate decays (cosine) to this fraction of `lr` over the stage
 
 
 def default_stages(iters: int = 300, stiff_fraction: float = 0.2) -> list[Stage]:
@@ -73,6 +74,9 @@ class RegistrationConfig:
     silhouette_points: int = 256
     seed: int = 0
     device: str | None = None
+    compile: bool = False  # torch.compile the loss terms (CPU: ~2-3x per iteration, 30-60 s to compile each new shape)
+    twist_prior: float = 5.0  # pose-prior weight of twists about the bone, relative to 1 for swings
+    collar_prior: float = 5.0  # pose-prior weight of the collars (2D cannot tell them from the shoulders)
 
     @classmethod
     def with_iters(cls, iters: int, **kw) -> RegistrationConfig:
@@ -108,6 +112,9 @@ class FitResult:
         return body.keypoints(self.vertices, names)
 
     def project(self, points: torch.Tensor) -> torch.Tensor:
+        """(N, K, 3) model-frame points of these N fits -> (N, K, 2) pixels."""
+        if points.dim() != 3 or points.shape[0] != len(self):
+            raise ValueError(f"project: expected points of shape ({len(self)}, K, 3), got {tuple(points.shape)}")
         return self.camera[:, None, :1] * points[..., :2] + self.camera[:, None, 1:]
 
 
@@ -273,7 +280,10 @@ class _Problem:
         kp_ids = np.unique(np.nonzero(reg)[1])
         self.kp_reg = torch.as_tensor(reg[:, kp_ids], dtype=dt, device=device)
         shared = [kp_ids]
-        self.n_dense = batch.dense_ids.shape[1] * 3
+        # samples with dense_vertex carry one-hot barycentrics: skin each point's vertex once
+        self.one_hot = bool((batch.dense_bary[..., 0] == 1).all())
+        dense_ids = batch.dense_ids[..., :1] if self.one_hot else batch.dense_ids
+        self.n_dense = dense_ids.shape[1] * dense_ids.shape[2]
         self.kp_slice = slice(self.n_dense, self.n_dense + len(kp_ids))
         off = self.n_dense + len(kp_ids)
         self.use_part = bool(batch.part_w.sum() > 0)
@@ -295,7 +305,7 @@ class _Problem:
             self.sil_slice = slice(off, off + len(sil))
             shared.append(sil)
         shared_ids = torch.as_tensor(np.concatenate(shared), device=device)
-        self.ids = torch.cat([batch.dense_ids.reshape(B, -1).to(device), shared_ids.expand(B, -1)], 1)
+        self.ids = torch.cat([dense_ids.reshape(B, -1).to(device), shared_ids.expand(B, -1)], 1)
         self.hips = [sk.COCO17.index("left_hip"), sk.COCO17.index("right_hip")]
         self.parents = torch.as_tensor(body.parents, device=device)
         chain = [("spine1", "spine2"), ("spine2", "spine3"), ("neck", "head")]
@@ -303,6 +313,7 @@ class _Problem:
         lo, hi = lim.limit_bounds()
         self.lo, self.hi = torch.as_tensor(lo, dtype=dt, device=device), torch.as_tensor(hi, dtype=dt, device=device)
         self.frames = torch.as_tensor(lim.joint_frames(body.data.segment_axes), dtype=dt, device=device)
+        self.prior_w = torch.as_tensor(pose_prior_weights(cfg.twist_prior, cfg.collar_prior), dtype=dt, device=device)[1:]
         # parameters
         init = init or {}
         kp = batch.kp
@@ -319,6 +330,9 @@ class _Problem:
         cam0 = init.get("camera_normalised", torch.stack([torch.log(s0), torch.zeros(B), torch.zeros(B)], 1))
         self.cam = _leaf(cam0, device, dt)
         self.b = batch.to(device)
+        self.has_dense = bool(batch.dense_w.sum() > 0)
+        self.has_depth = bool(batch.kp_depth_w.sum() > 0)
+        self.terms_fn = torch.compile(self.terms, dynamic=False) if cfg.compile else self.terms
 
     def params(self) -> dict[str, torch.Tensor]:
         return {"rotation": self.rot9, "camera": self.cam, "pose": self.pose, "scales": self.log_sc}
@@ -333,13 +347,16 @@ class _Problem:
         proj = lambda P: s * P[..., :2] + tr  # noqa: E731
         T: dict[str, torch.Tensor] = {}
         sig = self.cfg.robust_sigma
-        if weights.get("dense", 0) and b.dense_w.sum() > 0:
-            Xd = (X[:, : self.n_dense].reshape(B, -1, 3, 3) * b.dense_bary[..., None]).sum(2)
+        if weights.get("dense", 0) and self.has_dense:
+            if self.one_hot:
+                Xd = X[:, : self.n_dense]
+            else:
+                Xd = (X[:, : self.n_dense].reshape(B, -1, 3, 3) * b.dense_bary[..., None]).sum(2)
             T["dense"] = Lo.dense_loss(proj(Xd), b.dense_xy, b.dense_w, sig)
         kp3 = torch.einsum("kn,bnd->bkd", self.kp_reg, X[:, self.kp_slice])
         if weights.get("keypoints", 0):
             T["keypoints"] = Lo.keypoint_loss(proj(kp3), b.kp, sig)
-        if weights.get("keypoint_depth", 0) and b.kp_depth_w.sum() > 0:
+        if weights.get("keypoint_depth", 0) and self.has_depth:
             z = kp3[..., 2] - kp3[:, self.hips, 2].mean(1, keepdim=True)
             T["keypoint_depth"] = Lo.keypoint_depth_loss(z, b.kp_depth, b.kp_depth_w)
         if self.use_part and weights.get("part_dense", 0):
@@ -352,16 +369,25 @@ class _Problem:
             T["scale_smooth"] = Lo.scale_smoothness_loss(self.log_sc, self.parents)
         if weights.get("scale_prior", 0):
             T["scale_prior"] = Lo.scale_prior_loss(self.log_sc)
+        local = lim.world_to_local_aa(pose, self.frames)
         if weights.get("pose_prior", 0):
-            T["pose_prior"] = Lo.pose_prior_loss(pose)
+            T["pose_prior"] = Lo.pose_prior_loss(local[:, 1:], self.prior_w)
         if weights.get("joint_smooth", 0):
             T["joint_smooth"] = Lo.joint_smoothness_loss(pose, self.chains)
         if weights.get("joint_limits", 0):
-            local = lim.world_to_local_aa(pose, self.frames)
             T["joint_limits"] = Lo.joint_limit_loss(local[:, 1:], self.lo[1:], self.hi[1:])
         if weights.get("determinant", 0):
-            T["determinant"] = Lo.determinant_loss(R)
+            T["determinant"] = Lo.determinant_loss(self.rot9)
         return T
+
+
+def pose_prior_weights(twist: float, collar: float) -> np.ndarray:
+    """(24, 3) weights of the pose prior in the joint-local frames (x, y = twist, z)."""
+    w = np.ones((24, 3))
+    w[:, 1] = twist
+    for n in ("left_collar", "right_collar"):
+        w[sk.joint_index(n)] *= collar
+    return w
 
 
 def _leaf(x: torch.Tensor, device, dtype) -> torch.Tensor:
@@ -380,14 +406,20 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
     per-sample weighted loss."""
     params = prob.params()
     opt = torch.optim.Adam([{"params": [params[n]], "lr": stage.lr * _LR_SCALE[n]} for n in stage.free])
+    base_lr = [g["lr"] for g in opt.param_groups]
     best = torch.full((active.shape[0],), float("inf"), device=prob.dev)
     since = torch.zeros(active.shape[0], dtype=torch.int64, device=prob.dev)
     frozen = {n: params[n].detach().clone() for n in stage.free}
     run = active.clone()
     loss_b = best
+    rows: list[torch.Tensor] = []
+    names: list[str] = []
     for it in range(stage.iters):
+        decay = stage.lr_end + (1 - stage.lr_end) * 0.5 * (1 + math.cos(math.pi * it / max(stage.iters - 1, 1)))
+        for g, lr0 in zip(opt.param_groups, base_lr):
+            g["lr"] = lr0 * decay
         opt.zero_grad(set_to_none=True)
-        T = prob.terms(stage.weights)
+        T = prob.terms_fn(stage.weights)
         loss_b = _total(T, stage.weights)
         bad = ~torch.isfinite(loss_b)
         loss = torch.where(run & ~bad, loss_b, torch.zeros_like(loss_b)).sum()
@@ -404,28 +436,24 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
             best = torch.where(improved, loss_b.detach(), best)
             since = torch.where(improved, torch.zeros_like(since), since + 1)
             stop = run & (since >= cfg.patience)
-            if stop.any():
+            if bool(stop.any()):
                 for n in stage.free:
                     frozen[n][stop] = params[n].detach()[stop]
             run = run & ~stop
-            for n in stage.free:  # Adam's momentum would keep moving stopped samples
-                params[n].data[~run] = frozen[n][~run]
-            for n in stage.free:
-                frozen[n][run] = params[n].detach()[run]
-            m = active.float()
-            for k, v in T.items():
-                history.setdefault(k, []).append(float((v.detach() * m).sum() / m.sum().clamp_min(1)))
-            history.setdefault("total", []).append(float((loss_b.detach().nan_to_num(0) * m).sum() / m.sum().clamp_min(1)))
-            history.setdefault("active", []).append(float(run.float().sum()))
-        if not run.any():
+            if not bool(run.all()):
+                for n in stage.free:  # Adam's momentum would keep moving stopped samples
+                    params[n].data[~run] = frozen[n][~run]
+                    frozen[n][run] = params[n].detach()[run]
+            m = active.float() / active.float().sum().clamp_min(1)
+            rows.append(torch.stack([(v.detach() * m).sum() for v in T.values()] + [(loss_b.detach().nan_to_num(0) * m).sum(), run.float().sum()]))
+            names = list(T) + ["total", "active"]
+        if it % 10 == 9 and not run.any():
             break
+    if rows:
+        table = torch.stack(rows).cpu().numpy()
+        for j, k in enumerate(names):
+            history.setdefault(k, []).extend(table[:, j].tolist())
     return loss_b.detach()
-
-
-def _select(prob: _Problem, keep: torch.Tensor) -> None:
-    for n, p in prob.params().items():
-        p.data = p.data[keep].clone()
-        p.grad = None
 
 
 def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history):
@@ -456,7 +484,7 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     for st in stages[first:]:
         n0 = len(history.get("total", []))
         run_stage(prob, st, cfg, history, valid)
-        iters += len(history["total"]) - n0
+        iters += len(history.get("total", [])) - n0
     with torch.no_grad():
         w_last = stages[-1].weights
         T = prob.terms(w_last)

@@ -57,7 +57,7 @@ def speed_samples(n: int, n_dense: int = 200) -> list[dict]:
 
 @register_bench("registration")
 def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(SETTINGS), device: str | None = None,
-                       speed_batches=(1, 64, 256), **_) -> list[dict]:  # fmt: skip
+                       speed_batches=(1, 64, 256), compile_modes=(False, True), **_) -> list[dict]:  # fmt: skip
     from dalnb import BodyModel
     from dalnb.registration import RegistrationConfig, register
 
@@ -74,9 +74,11 @@ def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(S
                                              "seconds": round(dt, 2), "device": dev}))  # fmt: skip
     # speed
     pool = speed_samples(max(speed_batches))
-    for B in speed_batches:
-        cfg = RegistrationConfig.with_iters(100, device=dev, tol=0.0, chunk_size=max(B, 1))
-        register(body, pool[:B], cfg)  # warm-up
+    for B, compiled in [(B, c) for c in compile_modes for B in speed_batches]:
+        cfg = RegistrationConfig.with_iters(100, device=dev, tol=0.0, chunk_size=max(B, 1), compile=compiled)
+        t_c = time.perf_counter()
+        register(body, pool[:B], cfg)  # warm-up (and compilation)
+        t_c = time.perf_counter() - t_c
         reps = 3 if B == 1 else 1
         t0 = time.perf_counter()
         for _ in range(reps):
@@ -84,5 +86,6 @@ def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(S
         dt = (time.perf_counter() - t0) / reps
         out.append(emit("registration", {"kind": "speed", "batch": B, "iterations": 100, "dense_points": 200, "keypoints": 17,
                                          "fits_per_s": round(B / dt, 1), "seconds_per_batch": round(dt, 3), "device": dev,
+                                         "compiled": compiled, "first_call_s": round(t_c, 1),
                                          "anchors": "paper 5-6 s/image (50 it); SMPLify-X ~60 s/image"}))  # fmt: skip
     return out

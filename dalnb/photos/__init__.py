@@ -1,0 +1,170 @@
+"""Fitting real photos with no network (explained in notebook 03).
+
+MediaPipe Pose (its wheel ships the BlazePose "full" model) gives 2D keypoints and a person
+mask; a DensePose IUV file, when given, adds dense points. MediaPipe pins numpy < 2, so it
+runs in its own small environment (``.venv-mediapipe``, made by ``make``; or any Python named
+by ``$DALNB_MEDIAPIPE_PYTHON``) as a subprocess, or in-process when importable here.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dalnb.body import skeleton as sk
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PhotoFit", "detect", "fit_photos", "mediapipe_python", "BLAZEPOSE33"]
+
+ROOT = Path(__file__).resolve().parents[2]
+BLAZEPOSE33 = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+
+@dataclass
+class PhotoFit:
+    path: str
+    status: str  # 'ok' or why not
+    keypoint_error_px: float  # mean distance between detected and fitted keypoints (confident ones)
+    fit_path: str | None = None
+    mesh_path: str | None = None
+    overlay_path: str | None = None
+    n_keypoints: int = 0
+
+
+def mediapipe_python() -> str | None:
+    """A Python that can import mediapipe: this one, $DALNB_MEDIAPIPE_PYTHON, or .venv-mediapipe."""
+    if importlib.util.find_spec("mediapipe") is not None:
+        return sys.executable
+    for cand in (os.environ.get("DALNB_MEDIAPIPE_PYTHON"), str(ROOT / ".venv-mediapipe" / "bin" / "python")):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
+    """Run MediaPipe Pose on each photo (cached in out_dir/detections); returns per photo
+    ``keypoints2d`` (17, 3) COCO order with MediaPipe's visibility as confidence, ``mask``."""
+    py = mediapipe_python()
+    if py is None:
+        raise RuntimeError("MediaPipe is not available: run `make` (it creates .venv-mediapipe) or `pip install mediapipe==0.10.21` "
+                           "in a numpy<2 environment and set DALNB_MEDIAPIPE_PYTHON to its python")  # fmt: skip
+    det_dir = Path(out_dir) / "detections"
+    todo = [str(p) for p in paths if not (det_dir / f"{Path(p).stem}.npz").exists()]
+    missing = [p for p in todo if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"photos not found: {missing}")
+    if todo:
+        script = Path(__file__).with_name("mediapipe_detect.py")
+        r = subprocess.run([py, str(script), str(det_dir), *todo], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"MediaPipe detection failed ({py}):\n{r.stderr[-2000:]}")
+    out = {}
+    idx = [BLAZEPOSE33.index(n) for n in sk.COCO17]
+    for p in paths:
+        with np.load(det_dir / f"{Path(p).stem}.npz") as z:
+            lm, found, mask = z["landmarks"], bool(z["found"]), z["mask"]
+        kp = np.zeros((17, 3), np.float32)
+        if found:
+            kp[:, :2] = lm[idx, :2]
+            kp[:, 2] = lm[idx, 3]
+        out[str(p)] = {"keypoints2d": kp, "mask": mask, "found": found, "landmarks": lm}
+    return out
+
+
+def _overlay(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, camera: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """The fitted mesh, shaded, over the photo (weak-perspective camera, z-buffered)."""
+    import torch
+
+    from dalnb.render import rasterize
+    from dalnb.render.shade import shade, vertex_normals
+
+    h, w = image.shape[:2]
+    V = torch.as_tensor(vertices, dtype=torch.float32)
+    xy = float(camera[0]) * V[:, :2] + torch.as_tensor(camera[1:], dtype=torch.float32)
+    F = torch.as_tensor(faces)
+    fr = rasterize(xy, V[:, 2], F, h, w)
+    albedo = torch.full((len(V), 3), 0.75)
+    col = shade(fr.face, fr.bary, F, vertex_normals(V, F), albedo, torch.tensor([0.0, 0.3, 1.0]) / (1.09**0.5)).numpy()
+    out = image.astype(np.float32) / 255
+    m = fr.face.numpy() >= 0
+    out[m] = (1 - alpha) * out[m] + alpha * col[m]
+    return (out * 255).astype(np.uint8)
+
+
+def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> list[PhotoFit]:
+    """Fit the template to photos. Per photo, in out_dir: ``<stem>_fit.npz`` (fit schema),
+    ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
+    and ``keypoint_error_px``. ``iuv``: optional {photo path: DensePose IUV png} for dense points.
+    """
+    import torch
+    from PIL import Image
+
+    from dalnb import BodyModel
+    from dalnb.data.loaders import load_densepose_iuv
+    from dalnb.io import atomic_write_bytes
+    from dalnb.mesh_io import export_mesh
+    from dalnb.registration import RegistrationConfig, register, save_fits
+
+    body = body or BodyModel.default()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [str(p) for p in paths]
+    dets = detect(paths, out_dir)
+    samples = []
+    for p in paths:
+        d = dets[p]
+        with Image.open(p) as im:
+            img = np.asarray(im.convert("RGB"))
+        s = {"sample_id": Path(p).stem, "image": img, "keypoints2d": d["keypoints2d"], "mask": d["mask"] if d["mask"].any() else None}
+        if s["mask"] is None:
+            del s["mask"]
+        if iuv and p in iuv:
+            r = load_densepose_iuv(iuv[p])
+            if len(r):
+                best = max(r.samples, key=lambda x: (x["mask"] & d["mask"]).sum() if d["mask"].any() else x["mask"].sum())
+                s.update({k: best[k] for k in ("dense_xy", "dense_iuv", "dense_uv_space")})
+        samples.append(s)
+    cfg = cfg or RegistrationConfig()
+    fits = register(body, samples, cfg)
+    results = []
+    kp_all = fits.project(body.keypoints(fits.vertices, "coco17")).numpy()
+    for i, (p, s) in enumerate(zip(paths, samples)):
+        stem = Path(p).stem
+        status = str(fits.status[i]) if dets[p]["found"] else "no person detected"
+        conf = s["keypoints2d"][:, 2] > 0.5
+        err = float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean()) if conf.any() and status == "ok" else float("nan")
+        r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()))
+        if status == "ok":
+            one = _take(fits, i)
+            r.fit_path = str(save_fits(out_dir / f"{stem}_fit.npz", one))
+            r.mesh_path = str(export_mesh(out_dir / f"{stem}.obj", fits.vertices[i], body.faces))
+            from io import BytesIO
+
+            buf = BytesIO()
+            Image.fromarray(_overlay(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())).save(buf, format="PNG")
+            r.overlay_path = str(atomic_write_bytes(out_dir / f"{stem}_overlay.png", buf.getvalue()))
+        results.append(r)
+    del torch
+    return results
+
+
+def _take(fits, i):
+    from dataclasses import replace
+
+    sl = slice(i, i + 1)
+    return replace(fits, pose=fits.pose[sl], segment_scales=fits.segment_scales[sl], rotation=fits.rotation[sl], camera=fits.camera[sl],
+                   vertices=fits.vertices[sl], joints=fits.joints[sl], losses={k: v[sl] for k, v in fits.losses.items()},
+                   status=fits.status[sl], sample_ids=fits.sample_ids[sl], iterations=None if fits.iterations is None else fits.iterations[sl])  # fmt: skip

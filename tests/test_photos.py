@@ -1,0 +1,37 @@
+"""Fitting real photos: MediaPipe keypoints and mask (real detector, real photos) -> fit."""
+import numpy as np
+import pytest
+from conftest import shared_data
+
+from dalnb.photos import detect, fit_photos, mediapipe_python
+
+pytestmark = pytest.mark.skipif(mediapipe_python() is None, reason="MediaPipe not installed (make creates .venv-mediapipe)")
+
+
+def test_fit_real_photos_reports_keypoint_error(tmp_path):
+    photos = sorted(shared_data("06_person_photos").glob("*.jpg"))[:4]
+    res = fit_photos(photos, tmp_path)
+    ok = [r for r in res if r.status == "ok"]
+    assert len(ok) >= 2
+    for r in ok:
+        assert r.n_keypoints >= 8
+        assert 0 < r.keypoint_error_px < 8.0, r
+        for p in (r.fit_path, r.mesh_path, r.overlay_path):
+            assert p and (tmp_path / p.split("/")[-1]).stat().st_size > 1000
+        with np.load(r.fit_path) as z:
+            assert np.isfinite(z["vertices"]).all() and z["status"][0] == "ok"
+    for r in res:
+        assert r.status == "ok" or r.status == "no person detected" or r.status.startswith("nothing usable")
+
+
+def test_detector_output_is_coco_ordered(tmp_path):
+    p = shared_data("05_keypoints_coco_mpii") / "coco" / "000000000785.jpg"
+    d = detect([p], tmp_path)[str(p)]
+    assert d["found"] and d["mask"].shape == (425, 640) and d["mask"].sum() > 5000
+    from dalnb.data.loaders import load_coco_keypoints
+
+    gt = [s for s in load_coco_keypoints(p.parent / "test_coco.json") if s["image_path"].endswith(p.name)][0]["keypoints2d"]
+    conf = d["keypoints2d"][:, 2] > 0.5
+    # MediaPipe's keypoints agree with COCO's human annotation on this skier (limb joints)
+    err = np.linalg.norm(d["keypoints2d"][conf, :2] - gt[conf, :2], axis=1)
+    assert conf.sum() >= 10 and np.median(err) < 15

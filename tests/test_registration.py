@@ -1,0 +1,100 @@
+"""Registration on synthetic samples with known ground truth, and on bad input."""
+import numpy as np
+import pytest
+import torch
+
+from dalnb import metrics as M
+from dalnb.data.synth import SynthConfig, make_samples
+from dalnb.registration import RegistrationConfig, load_fits, register, register_folder, save_fits
+
+
+@pytest.fixture(scope="module")
+def easy():
+    """Bodies of our own model, orthographic camera, exact correspondences and depths."""
+    s = make_samples(6, 21, SynthConfig(image_size=96, anny_fraction=0.0, perspective=False, truncation=0.0, occluder=0.0))
+    for x in s:
+        x["keypoints_depth"] = x["gt_keypoints_depth"]
+    return s
+
+
+def _pa(body, fits, samples):
+    H = body.keypoints(fits.vertices, "h36m17").numpy()
+    return M.pa_mpjpe(H, np.stack([s["joints3d"] for s in samples]))
+
+
+def test_fits_recover_ground_truth(body, easy):
+    fits = register(body, easy, RegistrationConfig.with_iters(200))
+    assert (fits.status == "ok").all()
+    pa = _pa(body, fits, easy)
+    rest = register(body, easy, RegistrationConfig.with_iters(1))  # barely moved from the rest pose
+    assert pa.mean() < 0.035, pa
+    assert pa.mean() < 0.5 * _pa(body, rest, easy).mean()
+    # projected keypoints land on the annotations
+    kp = fits.project(body.keypoints(fits.vertices, "coco17")).numpy()
+    gt = np.stack([s["keypoints2d"] for s in easy])
+    vis = gt[..., 2] > 0
+    assert np.median(np.linalg.norm(kp - gt[..., :2], axis=-1)[vis]) < 2.0
+    assert np.all(torch.linalg.det(fits.rotation).numpy() > 0)
+    assert set(fits.history) >= {"dense", "keypoints", "total"}
+
+
+def test_deterministic(body, easy):
+    a = register(body, easy[:2], RegistrationConfig.with_iters(40))
+    b = register(body, easy[:2], RegistrationConfig.with_iters(40))
+    assert torch.equal(a.vertices, b.vertices)
+
+
+def test_bad_samples_get_a_status_and_do_not_spoil_the_batch(body, easy, tmp_path):
+    good = [dict(s) for s in easy[:2]]
+    no_dense = {k: v for k, v in easy[2].items() if not k.startswith("dense_")}
+    nothing = {"sample_id": "empty", "keypoints2d": np.zeros((17, 3), np.float32), "image": easy[0]["image"]}
+    nan = dict(easy[3], dense_xy=np.full_like(easy[3]["dense_xy"], np.nan))
+    far = dict(easy[4], dense_xy=easy[4]["dense_xy"] + 5000.0, keypoints2d=easy[4]["keypoints2d"] + np.array([5000.0, 0, 0], np.float32))
+    cfg = RegistrationConfig.with_iters(60)
+    fits = register(body, good + [no_dense, nothing, nan, far], cfg)
+    st = list(fits.status)
+    assert st[:3] == ["ok", "ok", "ok"]
+    assert st[3].startswith("nothing usable") and "non-finite values in dense_xy" == st[4] and st[5].startswith("points far outside")
+    alone = register(body, good, cfg)
+    assert torch.allclose(fits.vertices[:2], alone.vertices, atol=1e-5), "bad batch mates changed the good fits"
+    # keypoints alone still fit
+    kp = fits.project(body.keypoints(fits.vertices, "coco17")).numpy()[2]
+    g = no_dense["keypoints2d"]
+    assert np.median(np.linalg.norm(kp - g[:, :2], axis=1)[g[:, 2] > 0]) < 4.0
+    save_fits(tmp_path / "fits_0.npz", fits)
+    back = load_fits(tmp_path)
+    assert np.isfinite(back.vertices.numpy()).all() and np.isfinite(back.camera.numpy()).all()
+    assert list(back.status) == st
+
+
+def test_register_folder_resumes(body, tmp_path):
+    from dalnb.data.synth import generate
+
+    generate(tmp_path / "s", 4, seed=2, cfg=SynthConfig(image_size=64, shard_size=2, anny_fraction=0.0), progress=False)
+    cfg = RegistrationConfig.with_iters(20)
+    fits = register_folder(body, tmp_path / "s", tmp_path / "f", cfg, progress=False)
+    assert len(fits) == 4
+    first = (tmp_path / "f" / "fits_shard_00000.npz").stat().st_mtime_ns
+    (tmp_path / "f" / "fits_shard_00001.npz").unlink()
+    register_folder(body, tmp_path / "s", tmp_path / "f", cfg, progress=False)
+    assert (tmp_path / "f" / "fits_shard_00000.npz").stat().st_mtime_ns == first
+    assert (tmp_path / "f" / "fits_shard_00001.npz").exists()
+
+
+def test_init_from_given_parameters(body, easy):
+    """Starting at the truth and running zero iterations reproduces the truth."""
+    from dalnb.rotations import axis_angle_to_matrix
+
+    s = easy[:2]
+    pose = torch.as_tensor(np.stack([x["gt_pose"] for x in s]))
+    R = torch.as_tensor(np.stack([x["gt_rotation"] for x in s])) @ axis_angle_to_matrix(pose[:, 0])
+    pose = pose.clone()
+    pose[:, 0] = 0
+    init = {"pose": pose, "segment_scales": torch.as_tensor(np.stack([x["gt_segment_scales"] for x in s])), "rotation": R,
+            "camera": torch.as_tensor(np.stack([x["gt_camera"] for x in s]))}  # fmt: skip
+    cfg = RegistrationConfig.with_iters(2)
+    for st in cfg.stages:
+        st.iters = 0
+    fits = register(body, s, cfg, init=init)
+    V = np.stack([x["vertices3d"] for x in s])
+    assert M.pve(fits.vertices.numpy(), V).max() < 1e-3
