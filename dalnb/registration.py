@@ -623,7 +623,9 @@ def load_fits(folder: str | Path) -> FitResult:
 def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: RegistrationConfig | None = None,
                     progress: bool = True) -> FitResult:  # fmt: skip
     """Register every sample shard of a folder into ``fits_dir/fits_<shard>.npz``; resumes by
-    skipping shards already fitted."""
+    skipping shards already fitted. Under ``torchrun`` (RANK / WORLD_SIZE set) each process
+    takes every WORLD_SIZE-th shard, on its own GPU when there are several; rank 0 waits for
+    the others (a gloo/nccl barrier) and returns all fits."""
     from tqdm.auto import tqdm
 
     from dalnb.data.store import read_shard
@@ -632,9 +634,25 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
     shards = sorted(samples_dir.rglob("*.npz"))
     if not shards:
         raise FileNotFoundError(f"{samples_dir}: no sample files")
-    for sh in tqdm(shards, desc="registration", unit="shard", disable=not progress):
+    import os
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count()
+            cfg = replace(cfg or RegistrationConfig(), device=f"cuda:{local}")
+    mine = shards[rank::world]
+    for sh in tqdm(mine, desc=f"registration (rank {rank}/{world})", unit="shard", disable=not progress):
         out = fits_dir / f"fits_{sh.stem}.npz"
         if out.exists():
             continue
         save_fits(out, register(body, read_shard(sh), cfg))
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
     return load_fits(fits_dir)

@@ -98,3 +98,24 @@ def test_init_from_given_parameters(body, easy):
     fits = register(body, s, cfg, init=init)
     V = np.stack([x["vertices3d"] for x in s])
     assert M.pve(fits.vertices.numpy(), V).max() < 1e-3
+
+
+def test_torchrun_shards_the_work(tmp_path):
+    """Two processes under torchrun (gloo, CPU) split the shards and together fit them all."""
+    import subprocess
+    import sys
+
+    from dalnb.data.synth import generate
+
+    generate(tmp_path / "s", 4, seed=2, cfg=SynthConfig(image_size=48, shard_size=1, anny_fraction=0.0), progress=False)
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import os, sys\nfrom dalnb import BodyModel\nfrom dalnb.registration import RegistrationConfig, register_folder\n"
+        "f = register_folder(BodyModel.default(), sys.argv[1], sys.argv[2], RegistrationConfig.with_iters(5), progress=False)\n"
+        "print('rank', os.environ['RANK'], 'fits', len(f))\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+                        str(tmp_path / "s"), str(tmp_path / "f")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "rank 0 fits 4" in r.stdout and "rank 1 fits 4" in r.stdout
+    assert len(list((tmp_path / "f").glob("fits_*.npz"))) == 4
