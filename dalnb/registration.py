@@ -82,6 +82,12 @@ class RegistrationConfig:
     def with_iters(cls, iters: int, **kw) -> RegistrationConfig:
         return cls(stages=default_stages(iters), **kw)
 
+    def without_stiff_stage(self) -> RegistrationConfig:
+        """All iterations in the full fit, from the facing-the-camera rest pose (paper Fig. 7)."""
+        n = sum(s.iters for s in self.stages)
+        full = replace(self.stages[-1], iters=n)
+        return replace(self, stages=[full], yaw_hypotheses=1)
+
     def without(self, *terms: str) -> RegistrationConfig:
         """The same config with some loss terms switched off (ablations)."""
         return replace(self, stages=[replace(s, weights={k: (0.0 if k in terms else v) for k, v in s.weights.items()}) for s in self.stages])
@@ -399,6 +405,19 @@ def _total(T: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tenso
 
 
 _LR_SCALE = {"rotation": 1.0, "camera": 0.5, "pose": 1.0, "scales": 0.3}
+
+
+SMOOTHNESS_TERMS = ("scale_smooth", "joint_smooth", "joint_limits", "pose_prior", "scale_prior")
+
+
+def ablation_configs(base: RegistrationConfig) -> dict[str, RegistrationConfig]:
+    """The paper's Fig. 7 ablations: registration without one ingredient at a time."""
+    return {
+        "full": base,
+        "without dense correspondences": base.without("dense", "part_dense"),
+        "without smoothness and limit terms": base.without(*SMOOTHNESS_TERMS),
+        "without the stiff stage": base.without_stiff_stage(),
+    }
 
 
 def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: dict[str, list], active: torch.Tensor) -> torch.Tensor:

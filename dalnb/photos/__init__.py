@@ -68,7 +68,8 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
         raise FileNotFoundError(f"photos not found: {missing}")
     if todo:
         script = Path(__file__).with_name("mediapipe_detect.py")
-        r = subprocess.run([py, str(script), str(det_dir), *todo], capture_output=True, text=True)
+        env = {**os.environ, "MPLBACKEND": "Agg"}  # a Jupyter kernel's inline backend does not exist there
+        r = subprocess.run([py, str(script), str(det_dir), *todo], capture_output=True, text=True, env=env)
         if r.returncode != 0:
             raise RuntimeError(f"MediaPipe detection failed ({py}):\n{r.stderr[-2000:]}")
     out = {}
@@ -84,26 +85,6 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-def _overlay(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, camera: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The fitted mesh, shaded, over the photo (weak-perspective camera, z-buffered)."""
-    import torch
-
-    from dalnb.render import rasterize
-    from dalnb.render.shade import shade, vertex_normals
-
-    h, w = image.shape[:2]
-    V = torch.as_tensor(vertices, dtype=torch.float32)
-    xy = float(camera[0]) * V[:, :2] + torch.as_tensor(camera[1:], dtype=torch.float32)
-    F = torch.as_tensor(faces)
-    fr = rasterize(xy, V[:, 2], F, h, w)
-    albedo = torch.full((len(V), 3), 0.75)
-    col = shade(fr.face, fr.bary, F, vertex_normals(V, F), albedo, torch.tensor([0.0, 0.3, 1.0]) / (1.09**0.5)).numpy()
-    out = image.astype(np.float32) / 255
-    m = fr.face.numpy() >= 0
-    out[m] = (1 - alpha) * out[m] + alpha * col[m]
-    return (out * 255).astype(np.uint8)
-
-
 def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> list[PhotoFit]:
     """Fit the template to photos. Per photo, in out_dir: ``<stem>_fit.npz`` (fit schema),
     ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
@@ -117,6 +98,7 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
     from dalnb.io import atomic_write_bytes
     from dalnb.mesh_io import export_mesh
     from dalnb.registration import RegistrationConfig, register, save_fits
+    from dalnb.viz import overlay_mesh
 
     body = body or BodyModel.default()
     out_dir = Path(out_dir)
@@ -154,7 +136,7 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
             from io import BytesIO
 
             buf = BytesIO()
-            Image.fromarray(_overlay(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())).save(buf, format="PNG")
+            Image.fromarray(overlay_mesh(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())).save(buf, format="PNG")
             r.overlay_path = str(atomic_write_bytes(out_dir / f"{stem}_overlay.png", buf.getvalue()))
         results.append(r)
     del torch
