@@ -1,7 +1,6 @@
 """The interactive 3D view (pythreejs) renders in a real JupyterLab in headless Chromium."""
 import nbformat
 import pytest
-
 from browser import CHROMIUM_ARGS, chromium_path, free_port, start_jupyterlab
 
 

@@ -17,6 +17,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None)
     ap.add_argument("--batches", default=None, help="comma-separated batch sizes (body)")
     ap.add_argument("--record", action="store_true", help="also append the JSON lines to benchmarks/NAME.jsonl")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="benchmark argument (YAML value), e.g. --set steps=500")
     args = ap.parse_args(argv)
     if args.record:
         import os
@@ -33,7 +34,15 @@ def main(argv=None) -> int:
             print(f"benchmark {args.name!r} is not implemented yet", file=sys.stderr)
             return 2
         raise
+    import yaml
+
     kwargs = {"device": args.device}
+    for item in args.set:
+        if "=" not in item:
+            ap.error(f"--set {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        v = yaml.safe_load(v)
+        kwargs[k] = tuple(v) if isinstance(v, list) else v
     if args.batches:
         kwargs["batches"] = tuple(int(b) for b in args.batches.split(","))
     REGISTRY[args.name](**kwargs)

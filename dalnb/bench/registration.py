@@ -57,14 +57,14 @@ def speed_samples(n: int, n_dense: int = 200) -> list[dict]:
 
 @register_bench("registration")
 def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(SETTINGS), device: str | None = None,
-                       speed_batches=(1, 64, 256), compile_modes=(False, True), **_) -> list[dict]:  # fmt: skip
+                       speed_batches=(1, 64, 256), compile_modes=(False, True), kinds=("accuracy", "speed"), **_) -> list[dict]:  # fmt: skip
     from dalnb import BodyModel
     from dalnb.registration import RegistrationConfig, register
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     body = BodyModel.default()
     out = []
-    for setting in settings:
+    for setting in settings if "accuracy" in kinds else ():
         samples = benchmark_samples(n, setting)
         for it in iters:
             t0 = time.perf_counter()
@@ -72,7 +72,8 @@ def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(S
             dt = time.perf_counter() - t0
             out.append(emit("registration", {"kind": "accuracy", "setting": setting, "iterations": it, **evaluate_fits(body, fits, samples),
                                              "seconds": round(dt, 2), "device": dev}))  # fmt: skip
-    # speed
+    if "speed" not in kinds:
+        return out
     pool = speed_samples(max(speed_batches))
     for B, compiled in [(B, c) for c in compile_modes for B in speed_batches]:
         cfg = RegistrationConfig.with_iters(100, device=dev, tol=0.0, chunk_size=max(B, 1), compile=compiled)

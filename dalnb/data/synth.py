@@ -267,6 +267,7 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
             "mask": visible_mask,
             "keypoints2d": np.concatenate([kp2, v[:, None]], 1).astype(np.float32),
             "gt_keypoints_depth": (kp3[:, 2] - kp3[hips, 2].mean()).astype(np.float32),
+            "keypoints3d": kp3.astype(np.float32),  # COCO-17, camera frame, metres
             "dense_xy": xy.astype(np.float32),
             "dense_vertex": dv.astype(np.int64),
             "dense_iuv": body.charts.vertex_iuv(dv).astype(np.float32),

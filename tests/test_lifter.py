@@ -1,0 +1,85 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dalnb.lifter import (
+    DegenerateInput,
+    LifterConfig,
+    lift_depths,
+    normalize_2d,
+    orientation_loss,
+    ratio_loss,
+    rotate_y,
+    symmetry_loss,  # fmt: skip
+    template_ratios,
+    train_lifter,
+)
+
+
+@pytest.fixture(scope="module")
+def template_kp(body):
+    """COCO-17 of the template facing a camera: camera frame x right, y down, z forward."""
+    kp = body.keypoints(body.v_template[None], "coco17")[0].double()
+    return kp * torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64)
+
+
+def test_missing_keypoints_are_masked_not_leaked(template_kp):
+    kp = torch.cat([template_kp[None, :, :2] * 100 + 200, torch.ones(1, 17, 1, dtype=torch.float64)], -1).float()
+    a = kp.clone()
+    a[0, 9] = torch.tensor([0.0, 0.0, 0.0])  # missing, stored as zeros
+    b = kp.clone()
+    b[0, 9] = torch.tensor([1e6, -1e6, 0.0])  # missing, garbage
+    (xa, ma, _), (xb, mb, _) = normalize_2d(a), normalize_2d(b)
+    assert torch.equal(xa, xb) and torch.equal(ma, mb) and ma[0, 9] == 0
+    L = train_lifter(np.concatenate([kp.numpy()] * 40), LifterConfig(steps=2, batch=8, hidden=32, blocks=1))
+    da, db = lift_depths(L, a), lift_depths(L, b)
+    assert np.isnan(da[0, 9]) and np.allclose(np.nan_to_num(da), np.nan_to_num(db))
+    assert abs(np.nanmean(da[0, [11, 12]])) < 1e-5  # depth relative to the hip midpoint
+
+
+def test_degenerate_input_raises():
+    kp = torch.zeros(2, 17, 3)
+    kp[..., 2] = 1
+    with pytest.raises(DegenerateInput, match="degenerate"):
+        normalize_2d(kp)
+    with pytest.raises(ValueError, match=r"expected \(B, 17, 3\)"):
+        normalize_2d(torch.zeros(2, 16, 3))
+    one = torch.zeros(1, 17, 3)
+    one[0, 0] = torch.tensor([5.0, 5.0, 1.0])
+    with pytest.raises(DegenerateInput, match="fewer than 2"):
+        normalize_2d(one)
+
+
+def test_mirror_ambiguity_and_the_orientation_prior(template_kp):
+    p = template_kp[None]
+    mirror = p * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
+    th = torch.tensor([0.7], dtype=torch.float64)
+    # a pose rotated by +theta and its depth-mirror rotated by -theta project identically
+    assert torch.allclose(rotate_y(p, th)[..., :2], rotate_y(mirror, -th)[..., :2])
+    m = torch.ones(1, 17, dtype=torch.float64)
+    assert float(orientation_loss(p, m)) == 0 and float(orientation_loss(mirror, m)) > 0.005
+
+
+def test_geometric_losses_zero_on_the_template(template_kp):
+    p = template_kp[None]
+    r = torch.as_tensor(template_ratios(), dtype=torch.float64)
+    assert float(ratio_loss(p, r)) < 1e-12 and float(symmetry_loss(p)) < 1e-6
+    stretched = p.clone()
+    stretched[0, 9] = stretched[0, 7] + 2 * (stretched[0, 9] - stretched[0, 7])  # left forearm twice as long
+    assert float(symmetry_loss(stretched)) > 1e-3 and float(ratio_loss(stretched, r)) > 1e-3
+    assert torch.allclose(rotate_y(p, torch.tensor([math.pi / 3], dtype=torch.float64)).norm(dim=-1), p.norm(dim=-1))
+
+
+def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
+    rng = np.random.default_rng(0)
+    base = torch.cat([template_kp[:, :2] * 100 + 200, torch.ones(17, 1, dtype=torch.float64)], -1).numpy()
+    pool = np.stack([base + np.concatenate([rng.normal(0, 3, (17, 2)), np.zeros((17, 1))], 1) for _ in range(64)]).astype(np.float32)
+    cfg = dict(batch=16, hidden=32, blocks=1, checkpoint_every=5, dropout=0.0)
+    ref = train_lifter(pool, LifterConfig(steps=10, **cfg))
+    train_lifter(pool, LifterConfig(steps=5, **cfg), ckpt=tmp_path / "l.pt")  # "killed" after 5 steps
+    res = train_lifter(pool, LifterConfig(steps=10, **cfg), ckpt=tmp_path / "l.pt")
+    for a, b in zip(ref.gen.state_dict().values(), res.gen.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+    assert len(res.history["g_total"]) == 10
