@@ -122,6 +122,18 @@ def run_pipeline(preset: str, run_dir: Path, reports: Path | None = None, only: 
     return results
 
 
+def _parse_overrides(items: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise SystemExit(f"--override {it!r}: expected KEY=VALUE")
+        k, v = it.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dalnb.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
@@ -129,11 +141,14 @@ def main(argv=None) -> int:
     ap.add_argument("--reports", default=None, help="default: reports/")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
     ap.add_argument("--kernel", default="python3")
+    ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                    help="preset override passed to every notebook, e.g. --override data.n_train=2000")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     run_dir = Path(args.run_dir or f"runs/{args.preset}")
     try:
-        results = run_pipeline(args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel)
+        extra = {"overrides": _parse_overrides(args.override)} if args.override else None
+        results = run_pipeline(args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel, extra)
     except PipelineError as e:
         print(f"pipeline failed: {e}", file=sys.stderr)
         return 1

@@ -24,15 +24,52 @@ def test_notebook_stripped_and_parameterised(path):
     assert "run_dir" in src and "preset" in src
 
 
-def test_pipeline_runs_every_notebook_tiny(tmp_path):
-    results = run_pipeline("tiny", tmp_path / "run", reports=tmp_path / "reports")
+@pytest.fixture(scope="module")
+def tiny_chain(tmp_path_factory):
+    """The whole chain, once, with the tiny preset."""
+    tmp = tmp_path_factory.mktemp("chain")
+    return tmp, run_pipeline("tiny", tmp / "run", reports=tmp / "reports")
+
+
+def test_pipeline_runs_every_notebook_tiny(tiny_chain):
+    tmp_path, results = tiny_chain
     assert [r.status for r in results] == ["ok"] * len(list_notebooks())
     out = tmp_path / "reports" / "run"
     assert (out / "index.html").exists()
     for r in results:
         assert r.html is not None and r.html.stat().st_size > 10_000
-    assert (tmp_path / "run" / "config" / "01_data_prep.yaml").exists()
-    assert (tmp_path / "run" / "body" / "stepping.glb").exists()
+    run = tmp_path / "run"
+    assert (run / "config" / "01_data_prep.yaml").exists() and (run / "config" / "03_registration.yaml").exists()
+    assert (run / "body" / "stepping.glb").exists()
+    assert len(list((run / "data" / "train").glob("shard_*.npz"))) >= 1
+    assert (run / "lifter" / "depths_test.npz").exists() and len(list((run / "fits" / "round0").glob("fits_*.npz"))) >= 1
+
+
+def test_reports_render_in_a_browser(tiny_chain):
+    """index.html and a report open in headless Chromium with every image loaded and no script error."""
+    from browser import CHROMIUM_ARGS, chromium_path
+
+    exe = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    tmp_path, results = tiny_chain
+    out = tmp_path / "reports" / "run"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        for page_path in (out / "index.html", results[0].html):
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            page.goto(page_path.as_uri(), wait_until="load")
+            broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
+            n_img = page.evaluate("document.images.length")
+            assert broken == 0, f"{page_path.name}: {broken} of {n_img} images failed"
+            assert not errors, errors
+            if page_path.name == "index.html":
+                assert page.locator("a").count() == len(results)
+            else:
+                assert n_img >= 5
+            page.close()
+        browser.close()
 
 
 def test_pipeline_failure_names_notebook_and_cell(tmp_path):

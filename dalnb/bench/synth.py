@@ -19,7 +19,7 @@ def bench_synth(sizes=(128, 224, 256), n: int = 128, device: str | None = None, 
     out = []
     cores = os.cpu_count() or 1
     for size in sizes:
-        for workers in sorted({1, cores}):
+        for workers in sorted({1, cores}) if cores <= 4 else (cores,):
             tmp = Path(tempfile.mkdtemp(prefix="dalnb-synth-"))
             try:
                 cfg = SynthConfig(image_size=size, shard_size=16)
