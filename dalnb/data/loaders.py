@@ -63,6 +63,13 @@ def _read_json(path: Path):
         raise DataError(f"{path}: malformed JSON ({e})") from e
 
 
+def _read_json_list(path: Path, what: str) -> list:
+    data = _read_json(path)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a list of {what}, got {type(data).__name__}")
+    return data
+
+
 def _image_size(path: Path) -> tuple[int, int] | None:
     from PIL import Image
 
@@ -318,9 +325,7 @@ def load_densepose_results(json_path: str | Path, image_dir: str | Path | None =
     0 = I, 1 = U*255, 2 = V*255) -> dense points in image pixels."""
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json(json_path)
-    if not isinstance(data, list):
-        raise DataError(f"{json_path}: expected a list of detections, got {type(data).__name__}")
+    data = _read_json_list(json_path, "detections")
     col = _Collector(skip_bad)
     for i, det in enumerate(data):
         where = f"{json_path} detection {i}"
@@ -431,9 +436,7 @@ def load_mpii(json_path: str | Path, image_dir: str | Path | None = None, skip_b
     missing (v = 0). All 16 stay in ``keypoints_mpii``."""
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json(json_path)
-    if not isinstance(data, list):
-        raise DataError(f"{json_path}: expected a list of records, got {type(data).__name__}")
+    data = _read_json_list(json_path, "records")
     col = _Collector(skip_bad)
     for i, rec in enumerate(data):
         where = f"{json_path} record {i}"

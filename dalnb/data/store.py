@@ -78,24 +78,25 @@ def iter_samples(folder: str | Path, skip_bad: bool = False, report: LoadReport 
         raise FileNotFoundError(f"{folder}: no such sample folder")
     files = sorted(folder.rglob("*.npz")) if folder.is_dir() else [folder]
     report = report if report is not None else LoadReport()
+
+    def skip(e: SampleError) -> None:
+        if not skip_bad:
+            raise e
+        report.skipped.append(str(e))
+        log.warning("skipping %s", e)
+
     for f in files:
         try:
             recs = read_shard(f)
         except SampleError as e:
-            if not skip_bad:
-                raise
-            report.skipped.append(str(e))
-            log.warning("skipping %s", e)
+            skip(e)
             continue
         for i, s in enumerate(recs):
             where = f"{f} record {i}" + (f" ({s['sample_id']})" if "sample_id" in s else "")
             try:
                 validate_sample(s, where)
             except SampleError as e:
-                if not skip_bad:
-                    raise
-                report.skipped.append(str(e))
-                log.warning("skipping %s", e)
+                skip(e)
                 continue
             report.loaded += 1
             yield s
