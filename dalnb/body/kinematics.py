@@ -82,13 +82,11 @@ def forward_kinematics(
     """
     levels = levels if levels is not None else tree_levels(parents)
     par = torch.as_tensor(parents)
-    world_r = [None] * len(parents)
     Rw = torch.empty_like(rotations)
     t = torch.empty_like(joints)
     root = levels[0]
     Rw[:, root] = rotations[:, root]
     t[:, root] = joints[:, root]
-    del world_r
     for idx in levels[1:]:
         p = par[idx]
         Rp = Rw[:, p]  # (B, n, 3, 3)

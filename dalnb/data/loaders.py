@@ -70,16 +70,6 @@ def _read_json_list(path: Path, what: str) -> list:
     return data
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.height, im.width
-    except (FileNotFoundError, OSError):
-        return None
-
-
 class _Collector:
     def __init__(self, skip_bad: bool):
         self.skip_bad = skip_bad

@@ -90,7 +90,6 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
     ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
     and ``keypoint_error_px``. ``iuv``: optional {photo path: DensePose IUV png} for dense points.
     """
-    import torch
     from PIL import Image
 
     from dalnb import BodyModel
@@ -139,7 +138,6 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
             Image.fromarray(overlay_mesh(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())).save(buf, format="PNG")
             r.overlay_path = str(atomic_write_bytes(out_dir / f"{stem}_overlay.png", buf.getvalue()))
         results.append(r)
-    del torch
     return results
 
 
