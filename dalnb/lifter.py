@@ -222,9 +222,8 @@ class Lifter:
         return lift_depths(self, keypoints2d)
 
 
-def lift_depths(lifter: Lifter, keypoints2d) -> np.ndarray:
-    """(B, 17, 3) keypoints (pixels, confidence) -> (B, 17) depths in metres relative to the hip
-    midpoint (``keypoints_depth``), NaN where a keypoint is missing."""
+def _lift(lifter: Lifter, keypoints2d) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalised 2D (B, 17, 2), mask (B, 17) and lifted depths (B, 17), normalised units."""
     kp = torch.as_tensor(np.asarray(keypoints2d), dtype=torch.float32)
     if kp.dim() == 2:
         kp = kp[None]
@@ -233,6 +232,13 @@ def lift_depths(lifter: Lifter, keypoints2d) -> np.ndarray:
     dev = next(lifter.gen.parameters()).device
     with torch.no_grad():
         z = lifter.gen(xy.to(dev), m.to(dev)).cpu()
+    return xy, m, z
+
+
+def lift_depths(lifter: Lifter, keypoints2d) -> np.ndarray:
+    """(B, 17, 3) keypoints (pixels, confidence) -> (B, 17) depths in metres relative to the hip
+    midpoint (``keypoints_depth``), NaN where a keypoint is missing."""
+    xy, m, z = _lift(lifter, keypoints2d)
     p3 = torch.cat([xy, z[..., None]], -1)
     torso3 = (p3[:, SHOULDERS].mean(1) - p3[:, HIPS].mean(1)).norm(dim=-1).clamp_min(1e-3)
     depth = z * (lifter.torso_m / torso3)[:, None]
@@ -241,12 +247,7 @@ def lift_depths(lifter: Lifter, keypoints2d) -> np.ndarray:
 
 def lift_3d(lifter: Lifter, keypoints2d) -> np.ndarray:
     """(B, 17, 3) lifted 3D poses in normalised units (x, y from the image, z lifted)."""
-    kp = torch.as_tensor(np.asarray(keypoints2d), dtype=torch.float32)
-    xy, m, _ = normalize_2d(kp)
-    lifter.gen.eval()
-    dev = next(lifter.gen.parameters()).device
-    with torch.no_grad():
-        z = lifter.gen(xy.to(dev), m.to(dev)).cpu()
+    xy, _, z = _lift(lifter, keypoints2d)
     return torch.cat([xy, z[..., None]], -1).numpy()
 
 

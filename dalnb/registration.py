@@ -117,6 +117,17 @@ class FitResult:
     def keypoints(self, body, names: str = "coco17") -> torch.Tensor:
         return body.keypoints(self.vertices, names)
 
+    def take(self, index) -> FitResult:
+        """The fits at ``index`` (an int, slice or index array), as a FitResult."""
+        idx = [index] if isinstance(index, int) else index
+        pick = lambda t: t[idx]  # noqa: E731
+        ids = np.arange(len(self))[idx]
+        return replace(self, pose=pick(self.pose), segment_scales=pick(self.segment_scales), rotation=pick(self.rotation),
+                       camera=pick(self.camera), vertices=pick(self.vertices), joints=pick(self.joints),
+                       losses={k: pick(v) for k, v in self.losses.items()}, status=np.asarray(self.status)[ids],
+                       sample_ids=[self.sample_ids[i] for i in np.atleast_1d(ids)] if self.sample_ids else [],
+                       iterations=None if self.iterations is None else self.iterations[ids])  # fmt: skip
+
     def project(self, points: torch.Tensor) -> torch.Tensor:
         """(N, K, 3) model-frame points of these N fits -> (N, K, 2) pixels."""
         if points.dim() != 3 or points.shape[0] != len(self):
@@ -477,6 +488,10 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
 
 def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history):
     batch = prepare_batch(body, samples, cfg, densepose_map)
+    if init is not None and "camera" in init:  # pixels -> each sample's normalised frame
+        cam = init.pop("camera")
+        init["camera_normalised"] = torch.stack([torch.log(cam[:, 0].clamp_min(1e-6) / batch.size), (cam[:, 1] - batch.centre[:, 0]) / batch.size,
+                                                 (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
     valid = torch.tensor([s == "ok" for s in batch.status], device=device)
     B = len(samples)
     K = cfg.yaw_hypotheses if (cfg.yaw_hypotheses > 1 and init is None) else 1
@@ -570,7 +585,7 @@ def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, i
     bar = tqdm(total=n, desc="registration", unit="fit", disable=not progress)
     for a in range(0, n, cfg.chunk_size):
         chunk = samples[a : a + cfg.chunk_size]
-        ini = _slice_init(init, a, a + len(chunk), body_d, chunk, cfg) if init is not None else None
+        ini = _slice_init(init, a, a + len(chunk)) if init is not None else None
         h: dict[str, list] = {}
         parts.append(_fit_chunk(body_d, chunk, cfg, device, ini, densepose_map, h))
         if not history:
@@ -583,14 +598,9 @@ def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, i
     return res
 
 
-def _slice_init(init, a, b, body, chunk, cfg) -> dict:
+def _slice_init(init, a, b) -> dict:
     get = (lambda k: getattr(init, k)[a:b]) if isinstance(init, FitResult) else (lambda k: torch.as_tensor(init[k])[a:b])
-    out = {"pose": get("pose").float(), "segment_scales": get("segment_scales").float(), "rotation": get("rotation").float()}
-    cam = get("camera").float()
-    batch = prepare_batch(body, chunk, replace(cfg, stages=[]))
-    out["camera_normalised"] = torch.stack([torch.log(cam[:, 0].clamp_min(1e-6) / batch.size), (cam[:, 1] - batch.centre[:, 0]) / batch.size,
-                                            (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
-    return out
+    return {k: get(k).float() for k in ("pose", "segment_scales", "rotation", "camera")}
 
 
 def _concat(parts: list[FitResult]) -> FitResult:

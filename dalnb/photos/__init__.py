@@ -129,7 +129,7 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
         err = float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean()) if conf.any() and status == "ok" else float("nan")
         r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()))
         if status == "ok":
-            one = _take(fits, i)
+            one = fits.take(i)
             r.fit_path = str(save_fits(out_dir / f"{stem}_fit.npz", one))
             r.mesh_path = str(export_mesh(out_dir / f"{stem}.obj", fits.vertices[i], body.faces))
             from io import BytesIO
@@ -140,11 +140,3 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
         results.append(r)
     return results
 
-
-def _take(fits, i):
-    from dataclasses import replace
-
-    sl = slice(i, i + 1)
-    return replace(fits, pose=fits.pose[sl], segment_scales=fits.segment_scales[sl], rotation=fits.rotation[sl], camera=fits.camera[sl],
-                   vertices=fits.vertices[sl], joints=fits.joints[sl], losses={k: v[sl] for k, v in fits.losses.items()},
-                   status=fits.status[sl], sample_ids=fits.sample_ids[sl], iterations=None if fits.iterations is None else fits.iterations[sl])  # fmt: skip
