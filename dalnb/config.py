@@ -22,18 +22,27 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 24, "n_test": 12, "image_size": 64, "workers": 1, "train_anny_fraction": 0.3, "shard_size": 8},
         "registration": {"iters": 60, "n_study": 8, "n_photos": 2},
         "lifter": {"steps": 40, "hidden": 64, "batch": 32},
+        "rounds": {"rounds": 2, "epochs_per_round": 1, "later_iters": 20, "refine_iters": 10, "n_eval": 12, "batch": 8, "lr": 1e-3,
+                   "backbone": "resnet18"},
+        "evaluation": {"refine_iters": [0, 10, 20], "n_failures": 4},
     },
     "small": {
         "body": {"bench_batches": [1, 64, 1024], "bench_with_anny": True},
         "data": {"n_train": 1200, "n_test": 200, "image_size": 96, "workers": 2, "train_anny_fraction": 0.3, "shard_size": 32},
         "registration": {"iters": 300, "n_study": 64, "n_photos": 7},
         "lifter": {"steps": 2000, "hidden": 512, "batch": 128},
+        "rounds": {"rounds": 3, "epochs_per_round": 5, "later_iters": 100, "refine_iters": 50, "n_eval": 200, "batch": 64, "lr": 1e-3,
+                   "backbone": "resnet18"},
+        "evaluation": {"refine_iters": [0, 10, 25, 50, 100], "n_failures": 6},
     },
     "full": {
         "body": {"bench_batches": [1, 64, 1024, 8192], "bench_with_anny": True},
         "data": {"n_train": 50000, "n_test": 2000, "image_size": 224, "workers": 16, "train_anny_fraction": 0.3, "shard_size": 64},
         "registration": {"iters": 300, "n_study": 500, "n_photos": 7},
         "lifter": {"steps": 20000, "hidden": 1024, "batch": 256},
+        "rounds": {"rounds": 5, "epochs_per_round": 4, "later_iters": 100, "refine_iters": 50, "n_eval": 1000, "batch": 128, "lr": 3e-4,
+                   "backbone": "resnet50"},
+        "evaluation": {"refine_iters": [0, 10, 25, 50, 100, 200], "n_failures": 8},
     },
 }
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from dalnb.body import skeleton as sk
+from dalnb.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
@@ -318,20 +319,10 @@ def train_lifter(pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str 
         for k, v in (("g_adv", loss_adv), ("d", ld), ("sym", loss_sym), ("ratio", loss_ratio), ("cycle", loss_cycle), ("orient", loss_orient), ("g_total", lg)):
             history[k].append(float(v.detach()))
         if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
-            _save(ckpt, {"G": G.state_dict(), "D": D.state_dict(), "oG": oG.state_dict(), "oD": oD.state_dict(), "step": step + 1,
+            atomic_torch_save(ckpt, {"G": G.state_dict(), "D": D.state_dict(), "oG": oG.state_dict(), "oD": oD.state_dict(), "step": step + 1,
                          "history": history, "rng": g.get_state(), "cfg": cfg.to_dict()})  # fmt: skip
     G.eval()
     return Lifter(G, cfg, template_torso_m(), history)
-
-
-def _save(path, state) -> None:
-    import io
-
-    from dalnb.io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def load_lifter(path: str | Path, device: str = "cpu") -> Lifter:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum"]
+__all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum", "surface_pixel_error", "evaluate"]
 
 H36M_BONES = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16))
 
@@ -71,3 +71,51 @@ def pixel_error(points_px: np.ndarray, annotated_px: np.ndarray, weight: np.ndar
     d = np.linalg.norm(np.asarray(points_px, np.float64) - np.asarray(annotated_px, np.float64), axis=-1)
     w = np.ones_like(d) if weight is None else np.asarray(weight, np.float64)
     return (d * w).sum(-1) / w.sum(-1).clip(1e-9)
+
+
+def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[dict], parts: np.ndarray | None = None) -> np.ndarray:
+    """(B,) per-pixel error of fits or predictions: each annotated image point (``dense_xy``)
+    against the weak-perspective projection (s, tx, ty pixels) of its surface point
+    (``dense_vertex``) on the predicted mesh (B, V, 3). Points given as DensePose (part, u, v)
+    on DensePose's own charts (``dense_iuv``, no exact chart map) use the part-level variant
+    when ``parts`` (V,) is given: the distance to the nearest projected vertex of the same
+    part (a lower bound of the exact error). NaN for samples without dense points."""
+    out = np.full(len(samples), np.nan)
+    for i, s in enumerate(samples):
+        if not len(s.get("dense_xy", [])):
+            continue
+        c = np.asarray(camera[i], np.float64)
+        xy = np.asarray(s["dense_xy"], np.float64)
+        proj = c[0] * np.asarray(vertices[i], np.float64)[:, :2] + c[1:]
+        if "dense_vertex" in s:
+            out[i] = pixel_error(proj[np.asarray(s["dense_vertex"], np.int64)][None], xy[None])[0]
+        elif "dense_iuv" in s and parts is not None:
+            part = np.asarray(s["dense_iuv"])[:, 0].astype(int)
+            d = np.full(len(xy), np.nan)
+            for p in np.unique(part):
+                sel = part == p
+                cand = proj[np.asarray(parts) == p]
+                if len(cand):
+                    d[sel] = np.sqrt(((xy[sel, None] - cand[None]) ** 2).sum(-1)).min(1)
+            out[i] = float(np.nanmean(d))
+    return out
+
+
+def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
+    """Mean metrics of fits or predictions (a ``FitResult``) against samples with ground truth:
+    PA-MPJPE and MPJPE (Human3.6M-17 regressed from the mesh, protocol rescaling) in mm, PVE in
+    mm when ``vertices3d`` is known, per-pixel error in pixels when dense points are."""
+    ok = np.asarray(fits.status) == "ok" if mask is None else np.asarray(mask)
+    V = fits.vertices.numpy()
+    out = {"ok": int(ok.sum()), "n": len(samples)}
+    if all("joints3d" in s for s in samples):
+        H = body.keypoints(fits.vertices, "h36m17").numpy()[ok]
+        gtH = np.stack([s["joints3d"] for s in samples])[ok]
+        out.update(pa_mpjpe_mm=float(pa_mpjpe(H, gtH).mean() * 1000), mpjpe_mm=float(mpjpe(H, gtH).mean() * 1000))
+    if all("vertices3d" in s for s in samples):
+        gtV = np.stack([s["vertices3d"] for s in samples])[ok]
+        out["pve_mm"] = float(pve(V[ok], gtV).mean() * 1000)
+    pix = surface_pixel_error(V, fits.camera.numpy(), samples, body.parts)[ok]
+    if np.isfinite(pix).any():
+        out["pixel_err"] = float(np.nanmean(pix))
+    return out

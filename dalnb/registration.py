@@ -175,9 +175,11 @@ def _image_hw(s: dict) -> tuple[int, int] | None:
 
 def _check(s: dict) -> str:
     """'ok' or why the sample cannot be fitted."""
-    for k in ("dense_xy", "keypoints2d", "keypoints_depth", "dense_iuv"):
+    for k in ("dense_xy", "keypoints2d", "dense_iuv"):
         if k in s and not np.isfinite(np.asarray(s[k], np.float64)).all():
             return f"non-finite values in {k}"
+    if "keypoints_depth" in s and np.isinf(np.asarray(s["keypoints_depth"], np.float64)).any():  # NaN = missing
+        return "infinite values in keypoints_depth"
     n_dense = len(s.get("dense_xy", []))
     kp = np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64)
     n_kp = int((kp[:, 2] > 0).sum()) if kp.ndim == 2 and kp.shape[1] == 3 else 0
@@ -245,6 +247,8 @@ def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_
         if ok and "keypoints_depth" in s:
             dz = np.asarray(s["keypoints_depth"], np.float64)
             dw = (kp[:, 2] > 0).astype(np.float64) if "keypoints_depth_mask" not in s else np.asarray(s["keypoints_depth_mask"], np.float64)
+            dw = dw * np.isfinite(dz)  # NaN depth: no prior for that keypoint (the lifter's convention)
+            dz = np.nan_to_num(dz)
         depths.append((dz, dw))
         masks.append(np.asarray(s["mask"], bool) if ok and "mask" in s else None)
     P = max([len(d[2]) for d in dense] + [1])
@@ -618,15 +622,18 @@ def _concat(parts: list[FitResult]) -> FitResult:
 # fits on disk
 
 
-def save_fits(path: Path, fits: FitResult) -> Path:
+def save_fits(path: Path, fits: FitResult, meshes: bool = True) -> Path:
     """One .npz with the fit schema (pose, segment_scales, rotation, camera, vertices, joints,
-    per-term losses ``loss_<term>``, status, sample_id), written atomically."""
+    per-term losses ``loss_<term>``, status, sample_id), written atomically. ``meshes=False``
+    leaves out vertices and joints (a round's internal files: ``load_fits(..., body=)`` skins
+    them again from the parameters)."""
     from dalnb.io import atomic_write_npz
 
     arr = {"pose": fits.pose.numpy(), "segment_scales": fits.segment_scales.numpy(), "rotation": fits.rotation.numpy(),
-           "camera": fits.camera.numpy(), "vertices": fits.vertices.numpy().astype(np.float32), "joints": fits.joints.numpy(),
-           "status": np.asarray(fits.status, dtype=str), "sample_id": np.asarray(fits.sample_ids, dtype=str),
+           "camera": fits.camera.numpy(), "status": np.asarray(fits.status, dtype=str), "sample_id": np.asarray(fits.sample_ids, dtype=str),
            "iterations": fits.iterations if fits.iterations is not None else np.zeros(len(fits), np.int64)}  # fmt: skip
+    if meshes:
+        arr["vertices"], arr["joints"] = fits.vertices.numpy().astype(np.float32), fits.joints.numpy()
     for k, v in fits.losses.items():
         arr[f"loss_{k}"] = v.numpy()
     for k, v in arr.items():
@@ -635,7 +642,9 @@ def save_fits(path: Path, fits: FitResult) -> Path:
     return atomic_write_npz(path, arr)
 
 
-def load_fits(folder: str | Path) -> FitResult:
+def load_fits(folder: str | Path, body=None) -> FitResult:
+    """Fits from one .npz or every ``fits_*.npz`` of a folder; files saved without meshes need
+    ``body`` to skin them again."""
     files = sorted(Path(folder).glob("fits_*.npz")) if Path(folder).is_dir() else [Path(folder)]
     if not files:
         raise FileNotFoundError(f"{folder}: no fits_*.npz files")
@@ -644,15 +653,25 @@ def load_fits(folder: str | Path) -> FitResult:
         with np.load(f) as z:
             t = lambda k: torch.as_tensor(z[k])  # noqa: E731,B023
             losses = {k[5:]: t(k) for k in z.files if k.startswith("loss_")}
-            parts.append(FitResult(t("pose"), t("segment_scales"), t("rotation"), t("camera"), t("vertices"), t("joints"), losses,
+            if "vertices" in z.files:
+                V, J = t("vertices"), t("joints")
+            elif body is None:
+                raise ValueError(f"{f}: saved without meshes; pass body= to skin them from the parameters")
+            else:
+                with torch.no_grad():
+                    outs = [body(t("pose")[a : a + 1024].float(), segment_scales=t("segment_scales")[a : a + 1024].float(),
+                                 rotation=t("rotation")[a : a + 1024].float()) for a in range(0, len(z["status"]), 1024)]  # fmt: skip
+                V, J = torch.cat([o.vertices for o in outs]), torch.cat([o.joints for o in outs])
+            parts.append(FitResult(t("pose"), t("segment_scales"), t("rotation"), t("camera"), V, J, losses,
                                    z["status"], list(z["sample_id"]), iterations=z["iterations"]))  # fmt: skip
     return _concat(parts)
 
 
 def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: RegistrationConfig | None = None,
-                    progress: bool = True) -> FitResult:  # fmt: skip
+                    progress: bool = True, depths_file: str | Path | None = None) -> FitResult:  # fmt: skip
     """Register every sample shard of a folder into ``fits_dir/fits_<shard>.npz``; resumes by
-    skipping shards already fitted. Under ``torchrun`` (RANK / WORLD_SIZE set) each process
+    skipping shards already fitted. ``depths_file``: per-keypoint depths by sample_id (the
+    lifter's, notebook 02) used as the soft depth prior. Under ``torchrun`` (RANK / WORLD_SIZE set) each process
     takes every WORLD_SIZE-th shard, on its own GPU when there are several; rank 0 waits for
     the others (a gloo/nccl barrier) and returns all fits."""
     from tqdm.auto import tqdm
@@ -679,7 +698,12 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
         out = fits_dir / f"fits_{sh.stem}.npz"
         if out.exists():
             continue
-        save_fits(out, register(body, read_shard(sh), cfg))
+        samples = read_shard(sh)
+        if depths_file is not None:
+            from dalnb.data.store import attach_depths
+
+            samples = attach_depths(samples, depths_file)
+        save_fits(out, register(body, samples, cfg))
     if world > 1:
         import torch.distributed as dist
 

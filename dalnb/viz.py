@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mesh_image", "draw_mesh", "mesh_widget", "part_colors", "VIEWS"]
+__all__ = ["mesh_image", "draw_mesh", "mesh_widget", "mesh_view", "part_colors", "VIEWS"]
 
 #: view name -> rotation applied to body-frame points (y up, facing +z) before an
 #: orthographic projection onto x (right on screen) and y (up on screen)
@@ -93,6 +93,38 @@ def mesh_widget(vertices, faces, colors=None, width: int = 400, height: int = 50
     scene = p3.Scene(children=[mesh, cam, p3.AmbientLight(intensity=0.5)], background="#f4f4f4")
     ctrl = p3.OrbitControls(controlling=cam, target=[float(c) for c in center])
     return p3.Renderer(camera=cam, scene=scene, controls=[ctrl], width=width, height=height)
+
+
+def mesh_html(meshes: list, faces, colors=None, gap: float = 0.3) -> str:
+    """A self-contained HTML page (three.js inlined by trimesh's viewer, the meshes as base64
+    glTF) showing the meshes side by side, orbit with the mouse; needs no network."""
+    import trimesh
+    from trimesh.viewer.notebook import scene_to_html
+
+    f = np.asarray(_np(faces))
+    scene = trimesh.Scene()
+    x = 0.0
+    for i, v in enumerate(meshes):
+        v = _np(v).astype(np.float64)
+        v = v - [v[:, 0].min() - x, 0, 0]
+        x = v[:, 0].max() + gap
+        c = None if colors is None else (np.clip(_np(colors[i] if isinstance(colors, (list, tuple)) else colors), 0, 1) * 255).astype(np.uint8)
+        scene.add_geometry(trimesh.Trimesh(v, f, vertex_colors=c, process=False))
+    return scene_to_html(scene)
+
+
+def mesh_view(meshes, faces, colors=None, height: int = 420):
+    """``mesh_html`` in an iframe: interactive in JupyterLab and in the exported HTML report,
+    offline (each view carries its own three.js, ~1 MB). ``meshes``: one (V, 3) array or a list."""
+    import html as _html
+
+    from IPython.display import HTML
+
+    if not isinstance(meshes, (list, tuple)):
+        meshes = [meshes]
+    page = mesh_html(list(meshes), faces, colors)
+    return HTML(f'<iframe srcdoc="{_html.escape(page, quote=True)}" width="100%" height="{height}" '
+                f'style="border:1px solid #ddd" title="3D mesh view (drag to rotate)"></iframe>')
 
 
 def draw_sample(ax, sample: dict, points: bool = True, keypoints: bool = True, title: str | None = None):

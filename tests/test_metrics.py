@@ -49,3 +49,55 @@ def test_pixel_error_with_padding():
     a = np.zeros((1, 3, 2))
     b = np.array([[[3.0, 4.0], [0, 0], [100, 100]]])
     assert np.isclose(M.pixel_error(b, a, np.array([[1, 1, 0]]))[0], 2.5)
+
+
+def test_surface_pixel_error_hand_made():
+    """Two vertices, camera s=10 px/m, t=(5, 5): vertex (1, 0) projects to (15, 5), (0, 1) to (5, 15)."""
+    V = np.array([[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 0]]])
+    cam = np.array([[10.0, 5, 5]])
+    s = {"dense_xy": np.array([[15.0, 8], [5, 15]]), "dense_vertex": np.array([0, 1])}
+    assert M.surface_pixel_error(V, cam, [s])[0] == pytest.approx(1.5)  # (3 + 0) / 2
+    # part-level: nearest projected vertex of the same part
+    p = {"dense_xy": np.array([[5.0, 9], [15, 5]]), "dense_iuv": np.array([[2, 0.5, 0.5], [1, 0.5, 0.5]])}
+    parts = np.array([1, 2, 2])
+    assert M.surface_pixel_error(V, cam, [p], parts)[0] == pytest.approx((4 + 0) / 2)
+    assert np.isnan(M.surface_pixel_error(V, cam, [{"keypoints2d": np.zeros((17, 3))}])[0])
+
+
+def test_h36m_protocol_end_to_end_on_real_frames(body):
+    """Real Human3.6M frames: registration on their 2D keypoints, joints regressed in
+    Human3.6M's order, MPJPE with the protocol's rescaling against the camera-frame truth.
+    Joint order and camera frame are checked by breaking them: each makes the error worse."""
+    from conftest import shared_data
+
+    from dalnb.data.loaders import load_h36m
+    from dalnb.registration import RegistrationConfig, register
+
+    d = shared_data("03_pose3d_h36m")
+    frames = load_h36m(d / "test_h36m_body3d.npz", d / "cameras.pkl").samples
+    f = register(body, frames, RegistrationConfig.with_iters(150))
+    J = body.keypoints(f.vertices, "h36m17").numpy()
+    gt = np.stack([x["joints3d"] for x in frames]).astype(np.float64)
+    assert (f.status == "ok").all()
+    err = M.mpjpe(J, gt) * 1000
+    assert np.isfinite(err).all() and err.mean() < 350, err
+    assert M.pa_mpjpe(J, gt).mean() * 1000 < 200
+    lr = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]  # left and right swapped
+    assert M.pa_mpjpe(J[:, lr], gt).mean() > M.pa_mpjpe(J, gt).mean()
+    upside_down = J * np.array([1.0, -1.0, -1.0])
+    assert M.mpjpe(upside_down, gt).mean() > 2 * M.mpjpe(J, gt).mean()
+
+
+def test_evaluate_on_synthetic_truth(body):
+    """Fits equal to the ground truth score 0 in 3D and in pixels (up to float32)."""
+    import torch
+
+    from dalnb.data.synth import SynthConfig, make_samples
+    from dalnb.registration import FitResult
+
+    s = make_samples(2, 4, SynthConfig(image_size=64, anny_fraction=0.0, perspective=False))
+    V = torch.as_tensor(np.stack([x["vertices3d"] for x in s]), dtype=torch.float32)
+    cam = np.stack([[x["gt_camera"][0], *x["gt_center"]] for x in s])  # orthographic render: u = s X + c
+    f = FitResult(None, None, None, torch.as_tensor(cam), V, None, {}, np.array(["ok", "ok"]))
+    r = M.evaluate(body, f, s)
+    assert r["pa_mpjpe_mm"] < 1e-3 and r["mpjpe_mm"] < 1e-3 and r["pve_mm"] < 1e-3 and r["pixel_err"] < 1e-2, r

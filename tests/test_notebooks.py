@@ -92,3 +92,56 @@ def test_pipeline_failure_names_notebook_and_cell(tmp_path):
 
 def test_notebooks_dir_is_repo_folder():
     assert NOTEBOOKS == Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def check_mesh_view_offline(html_path):
+    """The report's three.js mesh view draws and rotates in headless Chromium with every
+    network request refused."""
+    import io
+
+    import numpy as np
+    from browser import CHROMIUM_ARGS, chromium_path
+    from PIL import Image
+
+    exe = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        online = []
+
+        def refuse(route):
+            online.append(route.request.url)
+            route.abort()
+
+        page.route("http*://**", refuse)
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(html_path.as_uri(), wait_until="load")
+        frame_el = page.locator('iframe[title^="3D mesh view"]').first
+        frame_el.scroll_into_view_if_needed()
+        page.wait_for_timeout(2500)
+
+        def shot():
+            return np.asarray(Image.open(io.BytesIO(frame_el.screenshot())).convert("RGB")).astype(int)
+
+        a = shot()
+        colours = len(np.unique(a.reshape(-1, 3) // 8, axis=0))
+        box = frame_el.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 150, box["y"] + box["height"] / 2 + 20, steps=8)
+        page.mouse.up()
+        page.wait_for_timeout(800)
+        b = shot()
+        browser.close()
+    assert not [e for e in errors if "WebGL" not in e], errors
+    assert colours > 20, f"the mesh view looks empty ({colours} colours)"
+    assert np.abs(a - b).mean() > 1.0, "dragging did not rotate the view"
+    return online
+
+
+def test_mesh_view_renders_offline_in_the_report(tiny_chain):
+    _, results = tiny_chain
+    report = next(r.html for r in results if r.name.startswith("01_"))
+    check_mesh_view_offline(report)

@@ -119,3 +119,30 @@ def test_torchrun_shards_the_work(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert [(tmp_path / "f" / f"rank{k}.txt").read_text() for k in (0, 1)] == ["4", "4"]  # each rank sees all fits
     assert len(list((tmp_path / "f").glob("fits_*.npz"))) == 4
+
+
+def test_missing_depths_are_nan_not_failures(body, easy):
+    """The lifter marks missing keypoints' depths NaN: registration ignores those entries (the
+    same fit as without them), and only an infinite depth fails the sample, by name."""
+    from dalnb.registration import prepare_batch
+
+    s = [dict(x) for x in easy[:2]]
+    s[0]["keypoints_depth"] = s[0]["keypoints_depth"].copy()
+    s[0]["keypoints_depth"][[0, 3, 15]] = np.nan
+    b = prepare_batch(body, s, RegistrationConfig.with_iters(5))
+    assert b.status == ["ok", "ok"] and b.kp_depth_w[0, [0, 3, 15]].eq(0).all() and torch.isfinite(b.kp_depth).all()
+    expected = s[0]["keypoints2d"][:, 2] > 0
+    expected[[0, 3, 15]] = False
+    assert torch.equal(b.kp_depth_w[0].bool(), torch.as_tensor(expected))
+    s[1]["keypoints_depth"] = np.full(17, np.inf, np.float32)
+    f = register(body, s, RegistrationConfig.with_iters(5))
+    assert f.status[0] == "ok" and "infinite values in keypoints_depth" in f.status[1]
+
+
+def test_round_files_without_meshes_load_with_the_body(body, easy, tmp_path):
+    f = register(body, easy[:2], RegistrationConfig.with_iters(5))
+    save_fits(tmp_path / "f.npz", f, meshes=False)
+    with pytest.raises(ValueError, match="saved without meshes"):
+        load_fits(tmp_path / "f.npz")
+    g = load_fits(tmp_path / "f.npz", body)
+    torch.testing.assert_close(g.vertices, f.vertices, atol=1e-5, rtol=0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 
 from dalnb.bench import emit, register_bench
@@ -36,17 +35,9 @@ def benchmark_samples(n: int, setting: str, seed: int = 1234, image_size: int = 
 
 
 def evaluate_fits(body, fits, samples) -> dict:
-    from dalnb import metrics as M
+    from dalnb.metrics import evaluate
 
-    ok = fits.status == "ok"
-    H = body.keypoints(fits.vertices, "h36m17").numpy()[ok]
-    gtH = np.stack([s["joints3d"] for s in samples])[ok]
-    out = {"pa_mpjpe_mm": float(M.pa_mpjpe(H, gtH).mean() * 1000), "mpjpe_mm": float(M.mpjpe(H, gtH).mean() * 1000),
-           "ok": int(ok.sum()), "n": len(samples)}  # fmt: skip
-    if all("vertices3d" in s for s in samples):
-        gtV = np.stack([s["vertices3d"] for s in samples])[ok]
-        out["pve_mm"] = float(M.pve(fits.vertices.numpy()[ok], gtV).mean() * 1000)
-    return out
+    return {k: v for k, v in evaluate(body, fits, samples).items() if k != "pixel_err"}
 
 
 def speed_samples(n: int, n_dense: int = 200) -> list[dict]:

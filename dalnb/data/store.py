@@ -19,7 +19,7 @@ from dalnb.io import atomic_write_npz
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_shard", "read_shard", "iter_samples", "load_samples", "load_samples_report", "LoadReport"]
+__all__ = ["write_shard", "read_shard", "iter_samples", "load_samples", "load_samples_report", "LoadReport", "attach_depths"]
 SHARD_KEY = "__num_samples__"
 
 
@@ -117,3 +117,13 @@ def load_samples(folder: str | Path, skip_bad: bool = False) -> list[dict]:
     logs them instead (``load_samples_report`` also returns the count).
     """
     return load_samples_report(folder, skip_bad)[0]
+
+
+def attach_depths(samples: list[dict], depths_file: str | Path) -> list[dict]:
+    """Samples with ``keypoints_depth`` from a lifter's depths file (notebook 02), by sample_id."""
+    with np.load(depths_file) as z:
+        table = dict(zip(map(str, z["sample_id"]), z["keypoints_depth"]))
+    missing = [s["sample_id"] for s in samples if str(s["sample_id"]) not in table]
+    if missing:
+        raise KeyError(f"{depths_file}: no depths for {len(missing)} samples, e.g. {missing[:3]}")
+    return [dict(s, keypoints_depth=table[str(s["sample_id"])]) for s in samples]

@@ -85,10 +85,12 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> list[PhotoFit]:
+def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, regressor=None) -> list[PhotoFit]:
     """Fit the template to photos. Per photo, in out_dir: ``<stem>_fit.npz`` (fit schema),
     ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
     and ``keypoint_error_px``. ``iuv``: optional {photo path: DensePose IUV png} for dense points.
+    ``regressor``: a trained ``Regressor`` whose prediction (on a crop around the detected
+    keypoints) starts registration, which then refines it (notebook 05); else the rest pose.
     """
     from PIL import Image
 
@@ -119,7 +121,17 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None) -> 
                 s.update({k: best[k] for k in ("dense_xy", "dense_iuv", "dense_uv_space")})
         samples.append(s)
     cfg = cfg or RegistrationConfig()
-    fits = register(body, samples, cfg)
+    init = None
+    if regressor is not None:
+        from dalnb.rounds import predict_in_image
+
+        found = [i for i, p in enumerate(paths) if dets[p]["found"]]
+        init = register(body, samples, RegistrationConfig.with_iters(1))  # placeholders for photos without a person
+        if found:
+            pred = predict_in_image(body, regressor, [samples[i] for i in found])
+            for k in ("pose", "segment_scales", "rotation", "camera"):
+                getattr(init, k)[found] = getattr(pred, k)
+    fits = register(body, samples, cfg, init=init)
     results = []
     kp_all = fits.project(body.keypoints(fits.vertices, "coco17")).numpy()
     for i, (p, s) in enumerate(zip(paths, samples)):

@@ -1,0 +1,225 @@
+"""The regressor: image -> body parameters (the "learn" half; explained in notebook 04).
+
+A torchvision ResNet backbone (18/34/50, from scratch by default; ImageNet weights only from a
+local file) and a head that starts from mean parameters and refines them in a few residual
+steps (as in HMR/SPIN). Parameters, one flat vector per image (``ParamLayout``):
+
+* per-joint rotations of the 23 non-root joints as raw XYZW quaternions (normalised on use),
+* log segment scales (24, 2) (length, girth),
+* the global rotation as 9 raw numbers (Gram-Schmidt, ``rotations.nine_to_matrix``),
+* the weak-perspective camera in the crop's normalised frame: (log s/S, tx/S - 1/2, ty/S - 1/2)
+  for an S-pixel crop, so that ``xy/S - 1/2 = (s/S) X + (t/S - 1/2)``.
+
+Loss (``regressor_loss``): smooth-L1 between predicted and fitted parameters (quaternions
+sign-aligned, rotation compared as matrices), plus the dense-correspondence and keypoint losses
+through the body model, computed on the corresponded vertices only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import roma
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dalnb import rotations as rot
+from dalnb.body import skeleton as sk
+from dalnb.body.camera import FACING_CAMERA
+
+__all__ = ["RegressorConfig", "Regressor", "ParamLayout", "Prediction", "fits_to_params", "params_to_body",
+           "regressor_loss", "images_to_tensor"]  # fmt: skip
+
+N_JOINTS = len(sk.JOINT_NAMES)  # 24
+
+
+@dataclass
+class RegressorConfig:
+    backbone: str = "resnet18"  # resnet18 | resnet34 | resnet50
+    image_size: int = 96
+    refine_steps: int = 3  # residual refinements of the mean parameters
+    hidden: int = 1024
+    weights_path: str | None = None  # local ImageNet weights for the backbone (none offline by default)
+    w_params: float = 1.0
+    w_dense: float = 1.0
+    w_keypoints: float = 1.0
+    w_quat_norm: float = 0.01  # keeps raw quaternions near unit length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ParamLayout:
+    """Slices of the flat parameter vector (B, D)."""
+
+    quat = slice(0, 92)  # 23 x 4
+    log_scales = slice(92, 140)  # 24 x 2
+    rot9 = slice(140, 149)
+    camera = slice(149, 152)
+    dim = 152
+
+
+LAYOUT = ParamLayout()
+
+
+@dataclass
+class Prediction:
+    """Decoded parameters, the regressor's output and the fits' targets alike."""
+
+    quat: torch.Tensor  # (B, 23, 4) XYZW, raw
+    log_scales: torch.Tensor  # (B, 24, 2)
+    rot9: torch.Tensor  # (B, 9)
+    camera: torch.Tensor  # (B, 3) normalised crop frame
+
+    @classmethod
+    def from_flat(cls, x: torch.Tensor) -> Prediction:
+        B = x.shape[0]
+        L = LAYOUT
+        return cls(x[:, L.quat].reshape(B, 23, 4), x[:, L.log_scales].reshape(B, 24, 2), x[:, L.rot9], x[:, L.camera])
+
+    def flat(self) -> torch.Tensor:
+        B = self.quat.shape[0]
+        return torch.cat([self.quat.reshape(B, -1), self.log_scales.reshape(B, -1), self.rot9, self.camera], 1)
+
+    def pose(self) -> torch.Tensor:
+        """(B, 24, 3) axis-angle, root zero (the global rotation is separate)."""
+        aa = rot.quaternion_to_axis_angle(self.quat)
+        return torch.cat([torch.zeros_like(aa[:, :1]), aa], 1)
+
+    def rotation(self) -> torch.Tensor:
+        """(B, 3, 3) proper rotation: Gram-Schmidt of the first two columns, the third their
+        cross product. (Registration's ``nine_to_matrix`` keeps the third column from the input
+        and a determinant loss; a network trained without that loss learned reflections.)"""
+        return roma.special_gramschmidt(self.rot9.reshape(-1, 3, 3)[..., :2])
+
+    def pixel_camera(self, image_size: int) -> torch.Tensor:
+        """(B, 3) (s, tx, ty) in pixels of an ``image_size`` crop."""
+        S = float(image_size)
+        return torch.stack([self.camera[:, 0].exp() * S, (self.camera[:, 1] + 0.5) * S, (self.camera[:, 2] + 0.5) * S], 1)
+
+
+def fits_to_params(pose: torch.Tensor, segment_scales: torch.Tensor, rotation: torch.Tensor, camera: torch.Tensor,
+                   image_size: int) -> Prediction:  # fmt: skip
+    """Fits (pose (B, 24, 3) axis-angle, scales (B, 24, 2), rotation (B, 3, 3), camera (B, 3)
+    pixels) -> regression targets."""
+    S = float(image_size)
+    q = rot.axis_angle_to_quaternion(pose[:, 1:].float())
+    q = torch.where(q[..., 3:] < 0, -q, q)  # w >= 0: one of the two signs, fixed
+    cam = torch.stack([torch.log(camera[:, 0].clamp_min(1e-6) / S), camera[:, 1] / S - 0.5, camera[:, 2] / S - 0.5], 1)
+    return Prediction(q, torch.log(segment_scales.float()), rotation.float().reshape(-1, 9), cam.float())
+
+
+def params_to_body(body, p: Prediction, vertex_ids: torch.Tensor | None = None):
+    """Body output (camera frame up to translation) of decoded parameters."""
+    return body(p.pose(), segment_scales=p.log_scales.exp(), rotation=p.rotation(), vertex_ids=vertex_ids)
+
+
+def mean_params(batch: int = 1) -> torch.Tensor:
+    """(batch, D) the neutral start: identity joints, unit scales, facing the camera, the body
+    spanning ~80 % of the crop."""
+    q = torch.zeros(23, 4)
+    q[:, 3] = 1
+    cam = torch.tensor([math.log(0.8 / 1.7), 0.0, 0.0])
+    x = torch.cat([q.reshape(-1), torch.zeros(48), FACING_CAMERA.reshape(-1), cam])
+    return x[None].expand(batch, -1).clone()
+
+
+def _backbone(cfg: RegressorConfig) -> tuple[nn.Module, int]:
+    import torchvision
+
+    ctor = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34, "resnet50": torchvision.models.resnet50}
+    if cfg.backbone not in ctor:
+        raise ValueError(f"backbone: expected one of {list(ctor)}, got {cfg.backbone!r}")
+    net = ctor[cfg.backbone](weights=None)
+    if cfg.weights_path:
+        state = torch.load(cfg.weights_path, map_location="cpu", weights_only=True)
+        missing, _ = net.load_state_dict(state, strict=False)
+        if missing:
+            raise ValueError(f"{cfg.weights_path}: not {cfg.backbone} weights (missing {missing[:3]} ...)")
+    feat = net.fc.in_features
+    net.fc = nn.Identity()
+    return net, feat
+
+
+class Regressor(nn.Module):
+    """(B, 3, S, S) float images in [0, 1] -> (B, D) flat parameters (``Prediction.from_flat``)."""
+
+    def __init__(self, cfg: RegressorConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or RegressorConfig()
+        self.backbone, feat = _backbone(self.cfg)
+        D = LAYOUT.dim
+        self.head = nn.Sequential(nn.Linear(feat + D, self.cfg.hidden), nn.ReLU(), nn.Linear(self.cfg.hidden, self.cfg.hidden), nn.ReLU(),
+                                  nn.Linear(self.cfg.hidden, D))  # fmt: skip
+        nn.init.zeros_(self.head[-1].weight)  # the first prediction is the mean
+        nn.init.zeros_(self.head[-1].bias)
+        self.register_buffer("mean", mean_params(1)[0])
+        self.register_buffer("pixel_mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("pixel_std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def set_mean(self, params: torch.Tensor) -> None:
+        """Start the head from the mean of the given targets (B, D) (quaternions renormalised)."""
+        m = params.mean(0).to(self.mean)
+        q = m[LAYOUT.quat].reshape(23, 4)
+        m[LAYOUT.quat] = (q / q.norm(dim=-1, keepdim=True).clamp_min(1e-6)).reshape(-1)
+        self.mean.copy_(m)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
+        f = self.backbone((images - self.pixel_mean) / self.pixel_std)
+        x = self.mean[None].expand(images.shape[0], -1)
+        for _ in range(self.cfg.refine_steps):
+            x = x + self.head(torch.cat([f, x], 1)).float()
+        return x
+
+
+def images_to_tensor(images: np.ndarray | list) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [0, 1]."""
+    a = np.asarray(images)
+    if a.ndim != 4 or a.shape[-1] != 3 or a.dtype != np.uint8:
+        raise ValueError(f"images: expected (B, H, W, 3) uint8, got {a.shape} {a.dtype}")
+    return torch.from_numpy(a if a.flags.writeable else a.copy()).permute(0, 3, 1, 2).float() / 255.0
+
+
+def regressor_loss(body, pred: torch.Tensor, target: torch.Tensor | None, dense_vertex: torch.Tensor, dense_xy: torch.Tensor,
+                   dense_w: torch.Tensor, keypoints: torch.Tensor, kp_support: torch.Tensor, kp_reg: torch.Tensor,
+                   cfg: RegressorConfig) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Per-term batch means.
+
+    * params: smooth-L1(pred, fit) over quaternions (the fit's sign chosen nearest the
+      prediction), log scales, rotation matrices (after Gram-Schmidt) and camera;
+      skipped when ``target`` is None (the single-step baseline trains without fits).
+    * dense: mean_p w_p |proj(X_vp) - u_p|^2 over annotated points, ``u = xy/S - 1/2``
+      (dense_xy is given already normalised), proj = weak perspective of the prediction.
+    * keypoints: mean_k c_k |proj(K_k) - u_k|^2 with COCO keypoints regressed from their
+      support vertices ``kp_support`` (Q,) with weights ``kp_reg`` (17, Q).
+    * quat_norm: (|q| - 1)^2 keeps raw quaternions near the unit sphere.
+
+    Shapes: pred/target (B, D); dense_vertex (B, P) int; dense_xy (B, P, 2); dense_w (B, P);
+    keypoints (B, 17, 3) normalised (x, y, confidence).
+    """
+    p = Prediction.from_flat(pred.float())
+    T: dict[str, torch.Tensor] = {}
+    if target is not None:
+        t = Prediction.from_flat(target.float())
+        qn = p.quat / p.quat.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        tq = torch.where((qn * t.quat).sum(-1, keepdim=True) < 0, -t.quat, t.quat)
+        T["params"] = (F.smooth_l1_loss(qn, tq, beta=0.1) + F.smooth_l1_loss(p.log_scales, t.log_scales, beta=0.1)
+                       + F.smooth_l1_loss(p.rotation(), t.rotation(), beta=0.1) + F.smooth_l1_loss(p.camera, t.camera, beta=0.1))  # fmt: skip
+    B, P = dense_vertex.shape
+    ids = torch.cat([dense_vertex, kp_support[None].expand(B, -1)], 1)
+    X = params_to_body(body, p, ids).vertices.float()
+    s, tr = p.camera[:, :1].exp()[:, None], p.camera[:, None, 1:]
+    proj = s * X[..., :2] + tr
+    d = ((proj[:, :P] - dense_xy) ** 2).sum(-1)
+    T["dense"] = (d * dense_w).sum() / dense_w.sum().clamp_min(1)
+    kp = torch.einsum("kq,bqd->bkd", kp_reg.to(proj), proj[:, P:])
+    c = keypoints[..., 2]
+    T["keypoints"] = (((kp - keypoints[..., :2]) ** 2).sum(-1) * c).sum() / c.sum().clamp_min(1)
+    T["quat_norm"] = ((p.quat.norm(dim=-1) - 1) ** 2).mean()
+    w = {"params": cfg.w_params, "dense": cfg.w_dense, "keypoints": cfg.w_keypoints, "quat_norm": cfg.w_quat_norm}
+    T["total"] = sum(w[k] * v for k, v in T.items())
+    return T

@@ -1,0 +1,205 @@
+"""The regressor, the fit store, training (resume, NaN, DDP) and the rounds."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from dalnb.data.schema import SampleError
+from dalnb.data.synth import SynthConfig, make_samples
+from dalnb.registration import RegistrationConfig, register
+from dalnb.regressor import (
+    LAYOUT,
+    Prediction,
+    Regressor,
+    RegressorConfig,
+    fits_to_params,
+    mean_params,
+    params_to_body,
+    regressor_loss,
+)
+from dalnb.rounds import (
+    FitStore,
+    RoundsConfig,
+    TrainConfig,
+    build_trainset,
+    predict,
+    predict_in_image,
+    run_rounds,
+    train_regressor,
+)
+
+S = 48
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return make_samples(12, 5, SynthConfig(image_size=S, anny_fraction=0.0, n_dense=60))
+
+
+@pytest.fixture(scope="module")
+def fits(body, samples):
+    return register(body, samples, RegistrationConfig.with_iters(40))
+
+
+def small_cfg(**kw):
+    return RoundsConfig(rounds=2, first_iters=20, later_iters=10, refine_iters=5, epochs_per_round=2, n_eval=4,
+                        train=TrainConfig(batch=4, lr=1e-3), regressor=RegressorConfig(image_size=S, hidden=64), **kw)  # fmt: skip
+
+
+def test_regressor_starts_from_mean_and_decodes(body):
+    m = Regressor(RegressorConfig(image_size=S, hidden=32)).eval()
+    x = m(torch.rand(2, 3, S, S))
+    assert x.shape == (2, LAYOUT.dim)
+    torch.testing.assert_close(x, mean_params(2))  # zero-initialised last layer: the mean, refined by nothing yet
+    p = Prediction.from_flat(x)
+    out = params_to_body(body, p)
+    torch.testing.assert_close(p.rotation()[0], torch.diag(torch.tensor([1.0, -1.0, -1.0])))
+    assert out.vertices.shape == (2, body.num_vertices, 3) and torch.isfinite(out.vertices).all()
+    with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\)"):
+        m(torch.rand(2, S, S))
+    with torch.no_grad():  # whatever the head outputs, the global rotation is proper (no reflections)
+        m.head[-1].bias.normal_(0, 3, generator=torch.Generator().manual_seed(1))
+    R = Prediction.from_flat(m(torch.rand(4, 3, S, S))).rotation()
+    assert torch.allclose(torch.linalg.det(R), torch.ones(4), atol=1e-5)
+
+
+def test_targets_round_trip_the_fit_parameters(body, fits):
+    """fit -> regression target -> decoded parameters gives the fit's mesh and camera back."""
+    p = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera, S)
+    assert (p.quat[..., 3] >= 0).all()
+    out = params_to_body(body, p)
+    torch.testing.assert_close(out.vertices, fits.vertices, atol=2e-5, rtol=0)
+    torch.testing.assert_close(p.pixel_camera(S), fits.camera, atol=1e-4, rtol=1e-5)
+
+
+def test_loss_vanishes_at_the_target(body, fits, samples):
+    """At the fit's own parameters the parameter loss is 0 and the dense/keypoint losses equal
+    the fit's residuals (small); a perturbed prediction scores worse on every term."""
+    from dalnb.rounds import _kp_support
+
+    data = build_trainset(samples, S)
+    tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
+    sup, reg = _kp_support(body)
+    args = (data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg, RegressorConfig())
+    T = regressor_loss(body, tgt, tgt, *args)
+    assert float(T["params"]) < 1e-9 and float(T["dense"]) < 2e-3 and float(T["keypoints"]) < 2e-3
+    T2 = regressor_loss(body, tgt + 0.05 * torch.randn(tgt.shape, generator=torch.Generator().manual_seed(0)), tgt, *args)
+    for k in ("params", "dense", "keypoints"):
+        assert float(T2[k]) > 3 * float(T[k]), k
+
+
+def test_fit_store_accepts_only_improvements(fits):
+    st = FitStore(fits.sample_ids)
+    assert st.update(fits, 1) == len(fits)
+    worse = fits.take(list(range(len(fits))))
+    worse.losses = {"total": fits.losses["total"] * 2}
+    worse.pose = worse.pose + 1
+    assert st.update(worse, 2) == 0 and torch.equal(st.pose, fits.pose.float())
+    better = fits.take([0, 1])
+    better.losses = {"total": fits.losses["total"][:2] / 2}
+    better.status = np.array(["ok", "diverged (non-finite fit)"])
+    assert st.update(better, 3) == 1  # a failed fit never enters, however low its loss
+    assert st.round.tolist()[:3] == [3, 1, 1]
+
+
+def test_bad_image_is_named_or_skipped(samples):
+    bad = [dict(s) for s in samples[:3]]
+    bad[1]["image"] = bad[1]["image"][:, :-5]
+    with pytest.raises(SampleError, match=bad[1]["sample_id"]):
+        build_trainset(bad, S)
+    ts = build_trainset(bad, S, skip_bad=True)
+    assert len(ts) == 2 and ts.skipped == [bad[1]["sample_id"]]
+
+
+def test_nan_loss_stops_and_names_the_step(body, samples, tmp_path):
+    m = Regressor(RegressorConfig(image_size=S, hidden=32))
+    with torch.no_grad():
+        m.head[-1].bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 0"):
+        train_regressor(body, m, build_trainset(samples, S), None, TrainConfig(epochs=1, batch=4), ckpt=tmp_path / "c.pt")
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_killed_run_resumes_to_the_same_result(body, samples, monkeypatch, tmp_path):
+    train, test = samples[:8], samples[8:]
+    ref = run_rounds(body, train, test, tmp_path / "a", small_cfg(), progress=False)
+    import dalnb.rounds as R
+
+    real, calls = R.atomic_torch_save, []
+
+    def dying(path, state):  # the process dies right after round 2's first checkpoint
+        real(path, state)
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(R, "atomic_torch_save", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_rounds(body, train, test, tmp_path / "b", small_cfg(), progress=False)
+    assert not (tmp_path / "b" / "round2" / "metrics.json").exists()
+    monkeypatch.setattr(R, "atomic_torch_save", real)
+    again = run_rounds(body, train, test, tmp_path / "b", small_cfg(), progress=False)
+    for a, b in zip(ref, again):
+        for k in ("mpjpe_mm", "pa_mpjpe_mm", "pixel_err", "refined_pixel_err", "fits_replaced"):
+            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), k
+    wa = torch.load(tmp_path / "a" / "round2" / "regressor.pt", weights_only=False)["model"]
+    wb = torch.load(tmp_path / "b" / "round2" / "regressor.pt", weights_only=False)["model"]
+    assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
+    rows = [json.loads((tmp_path / "b" / f"round{r}" / "metrics.json").read_text()) for r in (1, 2)]
+    assert [r["round"] for r in rows] == [1, 2] and rows[1]["train_samples"] == 8
+
+
+def test_prediction_in_the_original_image(body, samples):
+    """predict_in_image crops around the keypoints; its camera maps back to the original
+    pixels: projecting with it equals projecting in the crop and undoing the crop."""
+    from dalnb.data.crop import crop_sample
+
+    m = Regressor(RegressorConfig(image_size=32, hidden=32)).eval()
+    s = samples[0]
+    full = predict_in_image(body, m, [s])
+    c = crop_sample(s, 32)
+    inner = predict(body, m, build_trainset([c], 32))
+    x0, y0, side = c["crop_box"]
+    P = full.vertices[0, :50]
+    a = full.camera[0, 0] * P[:, :2] + full.camera[0, 1:]
+    b = (inner.camera[0, 0] * P[:, :2] + inner.camera[0, 1:]) * (side / 32) + torch.tensor([x0, y0])
+    torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-4)
+
+
+def test_crop_moves_annotations_with_the_pixels(samples):
+    from dalnb.data.crop import crop_sample
+
+    s = dict(samples[1])
+    img = np.zeros_like(s["image"])
+    x, y = np.round(s["keypoints2d"][0, :2]).astype(int)
+    img[y - 1 : y + 2, x - 1 : x + 2] = 255  # a bright dot on the nose keypoint
+    s["image"] = img
+    c = crop_sample(s, 96)
+    u, v = c["keypoints2d"][0, :2]
+    yy, xx = np.nonzero(c["image"][..., 0] > 100)
+    assert abs(xx.mean() - u) < 2.5 and abs(yy.mean() - v) < 2.5
+
+
+def test_ddp_training_under_torchrun(tmp_path):
+    """Two CPU processes (gloo) train one model: both ranks end with the same weights, which
+    moved away from the start."""
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import os, sys, torch\nfrom dalnb import BodyModel\nfrom dalnb.data.synth import SynthConfig, make_samples\n"
+        "from dalnb.regressor import Regressor, RegressorConfig\nfrom dalnb.rounds import TrainConfig, build_trainset, train_regressor\n"
+        "torch.manual_seed(0)\nm = Regressor(RegressorConfig(image_size=32, hidden=32))\n"
+        "w0 = torch.cat([p.detach().flatten() for p in m.parameters()]).clone()\n"
+        "d = build_trainset(make_samples(8, 3, SynthConfig(image_size=32, anny_fraction=0.0, n_dense=30)), 32)\n"
+        "train_regressor(BodyModel.default(), m, d, None, TrainConfig(epochs=2, batch=2), ckpt=sys.argv[1] + '/c.pt')\n"
+        "w = torch.cat([p.detach().flatten() for p in m.parameters()])\n"
+        "torch.save({'w': w, 'moved': float((w - w0).abs().max())}, sys.argv[1] + '/rank' + os.environ['RANK'] + '.pt')\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = (torch.load(tmp_path / f"rank{k}.pt") for k in (0, 1))
+    assert torch.equal(a["w"], b["w"]) and a["moved"] > 1e-4
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["epoch"] == 2
