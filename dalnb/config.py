@@ -25,6 +25,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rounds": {"rounds": 2, "epochs_per_round": 1, "later_iters": 20, "refine_iters": 10, "n_eval": 12, "batch": 8, "lr": 1e-3,
                    "backbone": "resnet18"},
         "evaluation": {"refine_iters": [0, 10, 20], "n_failures": 4},
+        "ablations": {"n": 6, "iters": 40, "dense_counts": [10, 60], "noise_px": [0, 3], "source_epochs": 1},
     },
     "small": {
         "body": {"bench_batches": [1, 64, 1024], "bench_with_anny": True},
@@ -34,6 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rounds": {"rounds": 3, "epochs_per_round": 5, "later_iters": 100, "refine_iters": 50, "n_eval": 200, "batch": 64, "lr": 1e-3,
                    "backbone": "resnet18"},
         "evaluation": {"refine_iters": [0, 10, 25, 50, 100], "n_failures": 6},
+        "ablations": {"n": 48, "iters": 300, "dense_counts": [10, 25, 50, 100, 200], "noise_px": [0, 1, 3, 6], "source_epochs": 6},
     },
     "full": {
         "body": {"bench_batches": [1, 64, 1024, 8192], "bench_with_anny": True},
@@ -43,6 +45,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rounds": {"rounds": 5, "epochs_per_round": 4, "later_iters": 100, "refine_iters": 50, "n_eval": 1000, "batch": 128, "lr": 3e-4,
                    "backbone": "resnet50"},
         "evaluation": {"refine_iters": [0, 10, 25, 50, 100, 200], "n_failures": 8},
+        "ablations": {"n": 300, "iters": 300, "dense_counts": [10, 25, 50, 100, 200], "noise_px": [0, 1, 3, 6], "source_epochs": 8},
     },
 }
 

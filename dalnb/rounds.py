@@ -292,7 +292,8 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
     support, kp_reg = _kp_support(body)
     support, kp_reg = support.to(dev), kp_reg.to(dev)
     N = len(data)
-    steps_per_epoch = max(N // (cfg.batch * world), 1)
+    batch = max(min(cfg.batch, N // world), 1)  # small sets: one smaller batch per step
+    steps_per_epoch = max(N // (batch * world), 1)
     sched_total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + np.cos(np.pi * min(i / max(sched_total, 1), 1.0))) * 0.95 + 0.05)
     for _ in range(start * steps_per_epoch):
@@ -301,8 +302,8 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
     for epoch in range(start, cfg.epochs):
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-        perm = torch.randperm(N, generator=g)[: steps_per_epoch * cfg.batch * world]
-        mine = perm.reshape(steps_per_epoch, world, cfg.batch)[:, rank]
+        perm = torch.randperm(N, generator=g)[: steps_per_epoch * batch * world]
+        mine = perm.reshape(steps_per_epoch, world, batch)[:, rank]
         sums: dict[str, float] = {}
         bar = tqdm(mine, desc=f"{tag} epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
         for step, idx in enumerate(bar):
@@ -570,9 +571,10 @@ def single_step_baseline(body, train: list[dict], test: list[dict], out_dir: str
 
 
 def one_long_round(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, first_fits: FitResult,
-                   epochs: int, progress: bool = True) -> dict:  # fmt: skip
+                   epochs: int, progress: bool = True, setting: str = "one long round") -> dict:  # fmt: skip
     """Table 4's middle row: round 1's fits only, trained for ``epochs`` epochs (as long as all
-    rounds together), no re-registration."""
+    rounds together), no re-registration. Also trains on any subset of the fitted samples
+    (pass that subset as ``train``; notebook 06's Table 3 counterpart)."""
     out = Path(out_dir)
     mpath = out / "metrics.json"
     if mpath.exists():
@@ -586,9 +588,9 @@ def one_long_round(body, train: list[dict], test: list[dict], out_dir: str | Pat
     tcfg = replace(cfg.train, epochs=epochs, seed=cfg.seed * 1000 + 98, device=cfg.device or cfg.train.device)
     w = store.valid
     hist = train_regressor(body, model, _subset(data, w), store.targets(data.sizes)[w], tcfg, ckpt=out / "regressor.pt",
-                           tag="one long round", progress=progress)  # fmt: skip
+                           tag=setting, progress=progress)  # fmt: skip
     row, _, _ = evaluate_model(body, model, test[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
-    row = {"setting": "one long round", **row, "train_loss_last": hist[-1]["total"]}
+    row = {"setting": setting, **row, "train_loss_last": hist[-1]["total"], "train_samples": int(w.sum())}
     atomic_write_json(mpath, row)
     return row
 

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dalnb.pipeline import NOTEBOOKS, PipelineError, list_notebooks, run_pipeline
@@ -43,6 +44,13 @@ def test_pipeline_runs_every_notebook_tiny(tiny_chain):
     assert (run / "body" / "stepping.glb").exists()
     assert len(list((run / "data" / "train").glob("shard_*.npz"))) >= 1
     assert (run / "lifter" / "depths_test.npz").exists() and len(list((run / "fits" / "round0").glob("fits_*.npz"))) >= 1
+    rounds = sorted((run / "rounds").glob("round*/metrics.json"))
+    assert len(rounds) == 2 and (run / "rounds" / "round2" / "regressor.pt").exists()
+    last = json.loads(rounds[-1].read_text())
+    assert last["ok"] == last["n"] > 0 and np.isfinite([last["mpjpe_mm"], last["refined_pixel_err"]]).all()
+    assert (run / "config" / "06_ablations.yaml").exists() and len(list((run / "ablations" / "sources").glob("*/metrics.json"))) == 3
+    index = (out / "index.html").read_text()
+    assert "Headline numbers" in index and "Table 4" in index
 
 
 def test_reports_render_in_a_browser(tiny_chain):
