@@ -108,7 +108,8 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
     recs = load_records("rounds")
     rr = [r for r in recs if r["setting"] == "rounds"]
     if rr:
-        lastr = [r for r in rr if r["date"] == rr[-1]["date"] and r["preset"] == rr[-1]["preset"]]
+        key = lambda r: r.get("run") or r["date"] + r["preset"]  # noqa: E731
+        lastr = [r for r in rr if key(r) == key(rr[-1])]
         a, b = lastr[0], lastr[-1]
         rows.append(("bench rounds: MPJPE round 1 &rarr; last", f"{a['mpjpe_mm']:.0f} &rarr; {b['mpjpe_mm']:.0f} mm ({b['preset']}, {b['n_train']} renders, "
                      f"{b['machine']['cpu'][:30]}, {b['date']})", "140 &rarr; 106 mm (Human3.6M)", ""))

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -203,3 +204,14 @@ def test_ddp_training_under_torchrun(tmp_path):
     a, b = (torch.load(tmp_path / f"rank{k}.pt") for k in (0, 1))
     assert torch.equal(a["w"], b["w"]) and a["moved"] > 1e-4
     assert torch.load(tmp_path / "c.pt", weights_only=False)["epoch"] == 2
+
+
+def test_final_finetune_on_a_subset(body, samples, tmp_path):
+    train, test = samples[:8], samples[8:]
+    cfg = replace(small_cfg(), rounds=1, epochs_per_round=1, finetune_epochs=1, finetune_where={"pose_source": "mocap"})
+    rows = run_rounds(body, train, test, tmp_path, cfg, progress=False)
+    n_mocap = sum(s["pose_source"] == "mocap" for s in train)
+    assert 0 < n_mocap < len(train)
+    assert rows[-1]["finetune"] and rows[-1]["train_samples"] == n_mocap and (tmp_path / "finetune" / "regressor.pt").exists()
+    with pytest.raises(ValueError, match="no fitted training sample matches"):
+        run_rounds(body, train, test, tmp_path / "x", replace(cfg, finetune_where={"pose_source": "nothing"}), progress=False)

@@ -6,7 +6,7 @@ anny-phenotype bodies. One JSON object per round with ``round``, ``mpjpe_mm``, `
 (``refined_*``), then the two baselines trained as long as all rounds together: the
 single-step baseline (all losses, no registration) and one long round (round 1's fits only).
 
-Defaults: a small CPU config (1,500 64-px renders, ResNet-18, 3 rounds); ``--set preset=full``
+Defaults: a small CPU config (3,000 64-px renders, ResNet-18, 3 rounds); ``--set preset=full``
 takes the full config for one GPU (50k 224-px renders, ResNet-50, 5 rounds). The run lives in
 ``work_dir`` (default ``~/.cache/dalnb/bench_rounds/<config hash>``) and resumes after a crash.
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 from dalnb.bench import emit, register_bench
 
 CONFIGS = {
-    "small": dict(n_train=1500, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=6, batch=64, lr=1e-3,
+    "small": dict(n_train=3000, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=5, batch=32, lr=3e-4,
                   first_iters=300, later_iters=100, refine_iters=50, workers=2),
-    "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=3e-4,
+    "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=2e-4,
                  first_iters=300, later_iters=100, refine_iters=50, workers=16),
-    "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=3e-4,
+    "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=2e-4,
                   first_iters=300, later_iters=100, refine_iters=50, workers=16),
 }  # fmt: skip
 
@@ -56,7 +56,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     train, test = load_samples(wd / "data" / "train"), load_samples(wd / "data" / "test")
     cfg = rounds_config(c, device, seed)
     base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
     keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "refined_mpjpe_mm", "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err",
             "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []
