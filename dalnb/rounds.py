@@ -298,8 +298,10 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
     steps_per_epoch = max(N // (batch * world), 1)
     sched_total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + np.cos(np.pi * min(i / max(sched_total, 1), 1.0))) * 0.95 + 0.05)
-    for _ in range(start * steps_per_epoch):
-        sched.step()
+    if start and "sched" in st:
+        sched.load_state_dict(st["sched"])
+        for group, lr in zip(opt.param_groups, sched.get_last_lr()):  # the constructor reset them to the schedule's start
+            group["lr"] = lr
     autocast = dev.type == "cuda" and cfg.bf16
     for epoch in range(start, cfg.epochs):
         model.train()
@@ -331,7 +333,7 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
             bar.set_postfix(loss=f"{float(T['total'].detach()):.4f}")
         history.append({"epoch": epoch + 1, **{k: v / len(mine) for k, v in sums.items()}})
         if ckpt is not None and rank == 0:
-            atomic_torch_save(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1, "history": history,
+            atomic_torch_save(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1, "history": history,
                                      "regressor": model.cfg.to_dict()})  # fmt: skip
         if world > 1:
             import torch.distributed as dist
