@@ -332,6 +332,11 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             bar.set_postfix(loss=f"{float(T['total'].detach()):.4f}")
         history.append({"epoch": epoch + 1, **{k: v / len(mine) for k, v in sums.items()}})
+        if world > 1:  # BatchNorm statistics are per rank: take rank 0's, so every rank holds the same model
+            import torch.distributed as dist
+
+            for buf in model.buffers():
+                dist.broadcast(buf, 0)
         if ckpt is not None and rank == 0:
             atomic_torch_save(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1, "history": history,
                                      "regressor": model.cfg.to_dict()})  # fmt: skip
