@@ -498,16 +498,21 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
                                                  (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
     valid = torch.tensor([s == "ok" for s in batch.status], device=device)
     B = len(samples)
-    K = cfg.yaw_hypotheses if (cfg.yaw_hypotheses > 1 and init is None) else 1
+    K = cfg.yaw_hypotheses if cfg.yaw_hypotheses > 1 else 1
     stages = list(cfg.stages)
     first = 0
     if K > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
-        # several headings for the rigid stage, keep the best per sample
+        # several headings for the rigid stage, keep the best per sample; from given parameters
+        # (e.g. the regressor's), the headings turn the given rotation and keep its pose and shape
         rep = _repeat_batch(batch, K)
         yaws = torch.arange(K, dtype=torch.float32) * (2 * math.pi / K)
-        R0 = torch.stack([FACING_CAMERA @ rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])
-        R0 = R0[:, None].expand(K, B, 3, 3).reshape(K * B, 3, 3)
-        prob = _Problem(body, rep, cfg, device, {"rotation": R0})
+        Ry = torch.stack([rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])  # (K, 3, 3)
+        base = init["rotation"].float() if init is not None else FACING_CAMERA.expand(B, 3, 3)
+        R0 = (base[None] @ Ry[:, None]).reshape(K * B, 3, 3)
+        start = {"rotation": R0}
+        if init is not None:
+            start.update({k: init[k].repeat(K, *([1] * (init[k].dim() - 1))) for k in ("pose", "segment_scales", "camera_normalised") if k in init})
+        prob = _Problem(body, rep, cfg, device, start)
         loss = run_stage(prob, stages[0], cfg, history, valid.repeat(K))
         best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
         keep = best_k * B + torch.arange(B, device=device)

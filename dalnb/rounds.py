@@ -59,7 +59,7 @@ class TrainConfig:
 class RoundsConfig:
     rounds: int = 3
     first_iters: int = 300  # registration from the rest pose (round 1)
-    later_iters: int = 100  # registration from the regressor's prediction (rounds 2..R)
+    later_iters: int = 300  # from the regressor's prediction (rounds 2..R); 100 left fits worse than round 1's (notebook 04)
     refine_iters: int = 50  # test-time refinement
     epochs_per_round: int = 4
     n_eval: int = 200  # test samples evaluated per round
@@ -489,9 +489,9 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
             if rank == 0:
                 save_fits(fpath, fits, meshes=False)
         else:
+            # round 1 from the rest pose; later rounds from the regressor's pose and shape, the stiff
+            # stage trying four headings around its rotation (its weakest output)
             rc = RegistrationConfig.with_iters(cfg.first_iters if r == 1 else cfg.later_iters, seed=cfg.seed, device=cfg.device)
-            if r > 1:
-                rc = rc.without_stiff_stage()
             fits = _register_sharded(body, train_ok, rc, prev_pred if r > 1 else None, fpath, progress)
         # 2. the fit store keeps the best fit per sample
         spath = rd / "store.npz"

@@ -146,3 +146,17 @@ def test_round_files_without_meshes_load_with_the_body(body, easy, tmp_path):
         load_fits(tmp_path / "f.npz")
     g = load_fits(tmp_path / "f.npz", body)
     torch.testing.assert_close(g.vertices, f.vertices, atol=1e-5, rtol=0)
+
+
+def test_headings_around_a_given_start(body, easy):
+    """From given parameters whose heading is wrong by 180 degrees, the stiff stage's headings
+    around the given rotation find the right one; the full fit alone from there does not."""
+    from dalnb import rotations as rot
+
+    good = register(body, easy, RegistrationConfig.with_iters(200))
+    turned = good.take(list(range(len(good))))
+    turned.rotation = good.rotation @ rot.axis_angle_to_matrix(torch.tensor([0.0, np.pi, 0.0]))
+    with_headings = register(body, easy, RegistrationConfig.with_iters(60), init=turned)
+    without = register(body, easy, RegistrationConfig.with_iters(60).without_stiff_stage(), init=turned)
+    e_good, e_with, e_without = (_pa(body, f, easy).mean() for f in (good, with_headings, without))
+    assert e_with < e_good + 0.01 and e_without > e_with + 0.02, (e_good, e_with, e_without)

@@ -20,11 +20,11 @@ from dalnb.bench import emit, register_bench
 
 CONFIGS = {
     "small": dict(n_train=3000, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=5, batch=32, lr=3e-4,
-                  first_iters=300, later_iters=100, refine_iters=50, workers=2),
+                  first_iters=300, later_iters=300, refine_iters=50, workers=2),
     "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=2e-4,
-                 first_iters=300, later_iters=100, refine_iters=50, workers=16),
+                 first_iters=300, later_iters=300, refine_iters=50, workers=16),
     "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=2e-4,
-                  first_iters=300, later_iters=100, refine_iters=50, workers=16),
+                  first_iters=300, later_iters=300, refine_iters=50, workers=16),
 }  # fmt: skip
 
 
