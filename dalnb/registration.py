@@ -498,7 +498,7 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
                                                  (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
     valid = torch.tensor([s == "ok" for s in batch.status], device=device)
     B = len(samples)
-    K = cfg.yaw_hypotheses if cfg.yaw_hypotheses > 1 else 1
+    K = max(cfg.yaw_hypotheses, 1)
     stages = list(cfg.stages)
     first = 0
     if K > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
@@ -647,6 +647,14 @@ def save_fits(path: Path, fits: FitResult, meshes: bool = True) -> Path:
     return atomic_write_npz(path, arr)
 
 
+@torch.no_grad()
+def skin_parameters(body, pose: torch.Tensor, segment_scales: torch.Tensor, rotation: torch.Tensor, batch: int = 1024):
+    """Full meshes (N, V, 3) and joints (N, 24, 3) of fit parameters, ``batch`` at a time."""
+    outs = [body(pose[a : a + batch].float(), segment_scales=segment_scales[a : a + batch].float(), rotation=rotation[a : a + batch].float())
+            for a in range(0, len(pose), batch)]  # fmt: skip
+    return torch.cat([o.vertices for o in outs]), torch.cat([o.joints for o in outs])
+
+
 def load_fits(folder: str | Path, body=None) -> FitResult:
     """Fits from one .npz or every ``fits_*.npz`` of a folder; files saved without meshes need
     ``body`` to skin them again."""
@@ -663,10 +671,7 @@ def load_fits(folder: str | Path, body=None) -> FitResult:
             elif body is None:
                 raise ValueError(f"{f}: saved without meshes; pass body= to skin them from the parameters")
             else:
-                with torch.no_grad():
-                    outs = [body(t("pose")[a : a + 1024].float(), segment_scales=t("segment_scales")[a : a + 1024].float(),
-                                 rotation=t("rotation")[a : a + 1024].float()) for a in range(0, len(z["status"]), 1024)]  # fmt: skip
-                V, J = torch.cat([o.vertices for o in outs]), torch.cat([o.joints for o in outs])
+                V, J = skin_parameters(body, t("pose"), t("segment_scales"), t("rotation"))
             parts.append(FitResult(t("pose"), t("segment_scales"), t("rotation"), t("camera"), V, J, losses,
                                    z["status"], list(z["sample_id"]), iterations=z["iterations"]))  # fmt: skip
     return _concat(parts)

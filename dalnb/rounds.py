@@ -26,14 +26,21 @@ import torch
 from dalnb.body import skeleton as sk
 from dalnb.data.schema import SampleError
 from dalnb.io import atomic_torch_save, atomic_write_json, atomic_write_npz
-from dalnb.registration import FitResult, RegistrationConfig, load_fits, register, save_fits
+from dalnb.registration import (
+    FitResult,
+    RegistrationConfig,
+    load_fits,
+    register,
+    save_fits,
+    skin_parameters,
+)
 from dalnb.regressor import (
     Prediction,
     Regressor,
     RegressorConfig,
     fits_to_params,
     images_to_tensor,
-    params_to_body,  # fmt: skip
+    params_to_body,
     regressor_loss,
 )
 
@@ -211,18 +218,12 @@ class FitStore:
         cam = cam / image_sizes[:, None]  # pixels -> unit crop, then the layout's frame
         return fits_to_params(self.pose, self.segment_scales, self.rotation, cam, 1).flat()
 
-    @torch.no_grad()
-    def as_fits(self, body, batch: int = 1024) -> FitResult:
+    def as_fits(self, body) -> FitResult:
         """The stored parameters with their meshes (samples never fitted keep the rest pose)."""
-        vs, js = [], []
-        for a in range(0, len(self), batch):
-            sl = slice(a, a + batch)
-            o = body(self.pose[sl], segment_scales=self.segment_scales[sl], rotation=self.rotation[sl])
-            vs.append(o.vertices)
-            js.append(o.joints)
+        V, J = skin_parameters(body, self.pose, self.segment_scales, self.rotation)
         status = np.where(self.valid.numpy(), "ok", "never fitted")
-        return FitResult(self.pose, self.segment_scales, self.rotation, self.camera, torch.cat(vs), torch.cat(js),
-                         {"total": self.loss.clone()}, status, list(self.sample_ids))  # fmt: skip
+        return FitResult(self.pose, self.segment_scales, self.rotation, self.camera, V, J, {"total": self.loss.clone()}, status,
+                         list(self.sample_ids))  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
         return atomic_write_npz(path, {"sample_id": np.asarray(self.sample_ids), **{k: getattr(self, k).numpy() for k in self.KEYS},
@@ -506,11 +507,10 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
         ckpt = rd / "regressor.pt"
         if r > 1 and not ckpt.exists():
             model.load_state_dict(torch.load(out / f"round{r - 1}" / "regressor.pt", map_location="cpu", weights_only=False)["model"])
+        targets, w = store.targets(data.sizes), store.valid
         if r == 1 and not ckpt.exists():
-            model.set_mean(store.targets(data.sizes)[store.valid])
+            model.set_mean(targets[w])
         tcfg = replace(cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device)
-        targets = store.targets(data.sizes)
-        w = store.valid
         sub = _subset(data, w)
         hist = train_regressor(body, model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=progress)
         # 4. evaluate on the test set
@@ -587,10 +587,10 @@ def _fit_error(body, fits: FitResult, samples: list[dict]) -> float:
     return float(np.median(pa_mpjpe(H, gt)) * 1000)
 
 
-def single_step_baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int,
-                         progress: bool = True) -> dict:  # fmt: skip
-    """The paper's single-step baseline: the regressor trained on the dense and keypoint losses
-    alone (no registration, no fits), for ``epochs`` epochs; resumable like the rounds."""
+def _baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int, setting: str,
+              seed_offset: int, fits: FitResult | None, progress: bool) -> dict:  # fmt: skip
+    """A regressor trained from scratch for ``epochs`` epochs on ``fits`` (None: no fits, the
+    dense and keypoint losses alone), evaluated on ``test``; resumable, metrics in out_dir."""
     out = Path(out_dir)
     mpath = out / "metrics.json"
     if mpath.exists():
@@ -598,12 +598,26 @@ def single_step_baseline(body, train: list[dict], test: list[dict], out_dir: str
     torch.manual_seed(cfg.seed)
     data = build_trainset(train, cfg.regressor.image_size)
     model = Regressor(cfg.regressor)
-    tcfg = replace(cfg.train, epochs=epochs, seed=cfg.seed * 1000 + 99, device=cfg.device or cfg.train.device)
-    hist = train_regressor(body, model, data, None, tcfg, ckpt=out / "regressor.pt", tag="single step", progress=progress)
+    targets, extra = None, {}
+    if fits is not None:
+        store = FitStore(data.sample_ids)
+        store.update(_reorder(fits, data.sample_ids), 1)
+        w = store.valid
+        targets, data, extra = store.targets(data.sizes)[w], _subset(data, w), {"train_samples": int(w.sum())}
+        model.set_mean(targets)
+    tcfg = replace(cfg.train, epochs=epochs, seed=cfg.seed * 1000 + seed_offset, device=cfg.device or cfg.train.device)
+    hist = train_regressor(body, model, data, targets, tcfg, ckpt=out / "regressor.pt", tag=setting, progress=progress)
     row, _, _ = evaluate_model(body, model, test[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
-    row = {"setting": "single step (no registration)", **row, "train_loss_last": hist[-1]["total"]}
+    row = {"setting": setting, **row, "train_loss_last": hist[-1]["total"], **extra}
     atomic_write_json(mpath, row)
     return row
+
+
+def single_step_baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int,
+                         progress: bool = True) -> dict:  # fmt: skip
+    """The paper's single-step baseline: the regressor trained on the dense and keypoint losses
+    alone (no registration, no fits), for ``epochs`` epochs; resumable like the rounds."""
+    return _baseline(body, train, test, out_dir, cfg, epochs, "single step (no registration)", 99, None, progress)
 
 
 def one_long_round(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, first_fits: FitResult,
@@ -611,22 +625,4 @@ def one_long_round(body, train: list[dict], test: list[dict], out_dir: str | Pat
     """Table 4's middle row: round 1's fits only, trained for ``epochs`` epochs (as long as all
     rounds together), no re-registration. Also trains on any subset of the fitted samples
     (pass that subset as ``train``; notebook 06's Table 3 counterpart)."""
-    out = Path(out_dir)
-    mpath = out / "metrics.json"
-    if mpath.exists():
-        return json.loads(mpath.read_text())
-    torch.manual_seed(cfg.seed)
-    data = build_trainset(train, cfg.regressor.image_size)
-    store = FitStore(data.sample_ids)
-    store.update(_reorder(first_fits, data.sample_ids), 1)
-    model = Regressor(cfg.regressor)
-    model.set_mean(store.targets(data.sizes)[store.valid])
-    tcfg = replace(cfg.train, epochs=epochs, seed=cfg.seed * 1000 + 98, device=cfg.device or cfg.train.device)
-    w = store.valid
-    hist = train_regressor(body, model, _subset(data, w), store.targets(data.sizes)[w], tcfg, ckpt=out / "regressor.pt",
-                           tag=setting, progress=progress)  # fmt: skip
-    row, _, _ = evaluate_model(body, model, test[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
-    row = {"setting": setting, **row, "train_loss_last": hist[-1]["total"], "train_samples": int(w.sum())}
-    atomic_write_json(mpath, row)
-    return row
-
+    return _baseline(body, train, test, out_dir, cfg, epochs, setting, 98, first_fits, progress)

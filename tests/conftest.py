@@ -28,3 +28,13 @@ def shared_data(sub: str) -> Path:
     if not p.exists():
         pytest.skip(f"real sample data not found at {p} (set DALNB_SHARED_DATA)")
     return p
+
+
+def run_torchrun(script, *args, nproc: int = 2) -> None:
+    """Run a script under torchrun (CPU processes, gloo) and fail with its stderr if it fails."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), str(script),
+                        *map(str, args)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]

@@ -102,8 +102,7 @@ def test_init_from_given_parameters(body, easy):
 
 def test_torchrun_shards_the_work(tmp_path):
     """Two processes under torchrun (gloo, CPU) split the shards and together fit them all."""
-    import subprocess
-    import sys
+    from conftest import run_torchrun
 
     from dalnb.data.synth import generate
 
@@ -114,9 +113,7 @@ def test_torchrun_shards_the_work(tmp_path):
         "f = register_folder(BodyModel.default(), sys.argv[1], sys.argv[2], RegistrationConfig.with_iters(5), progress=False)\n"
         "open(os.path.join(sys.argv[2], 'rank' + os.environ['RANK'] + '.txt'), 'w').write(str(len(f)))\n"
     )
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-                        str(tmp_path / "s"), str(tmp_path / "f")], capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_torchrun(script, str(tmp_path / "s"), str(tmp_path / "f"))
     assert [(tmp_path / "f" / f"rank{k}.txt").read_text() for k in (0, 1)] == ["4", "4"]  # each rank sees all fits
     assert len(list((tmp_path / "f").glob("fits_*.npz"))) == 4
 

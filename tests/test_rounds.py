@@ -1,12 +1,11 @@
 """The regressor, the fit store, training (resume, NaN, DDP) and the rounds."""
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_torchrun
 
 from dalnb.data.schema import SampleError
 from dalnb.data.synth import SynthConfig, make_samples
@@ -198,9 +197,7 @@ def test_ddp_training_under_torchrun(tmp_path):
         "w = torch.cat([p.detach().flatten() for p in m.parameters()])\n"
         "torch.save({'w': w, 'moved': float((w - w0).abs().max())}, sys.argv[1] + '/rank' + os.environ['RANK'] + '.pt')\n"
     )
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_torchrun(script, str(tmp_path))
     a, b = (torch.load(tmp_path / f"rank{k}.pt") for k in (0, 1))
     assert torch.equal(a["w"], b["w"]) and a["moved"] > 1e-4
     assert torch.load(tmp_path / "c.pt", weights_only=False)["epoch"] == 2
@@ -231,9 +228,7 @@ def test_rounds_under_torchrun(tmp_path):
         "rows = run_rounds(BodyModel.default(), s[:8], s[8:], sys.argv[1], cfg, progress=False)\n"
         "json.dump(rows, open(os.path.join(sys.argv[1], 'rank' + os.environ['RANK'] + '.json'), 'w'))\n"
     )
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_torchrun(script, str(tmp_path))
     a, b = (json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1))
     assert [x["mpjpe_mm"] for x in a] == pytest.approx([x["mpjpe_mm"] for x in b], rel=1e-6)
     assert a[0]["fits_replaced"] == 8 and {p.name for p in (tmp_path / "round1").glob("fits*.npz")} == {"fits.npz", "fits.rank0.npz", "fits.rank1.npz"}

@@ -92,6 +92,7 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
     ``regressor``: a trained ``Regressor`` whose prediction (on a crop around the detected
     keypoints) starts registration, which then refines it (notebook 05); else the rest pose.
     """
+    import torch
     from PIL import Image
 
     from dalnb import BodyModel
@@ -123,14 +124,17 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
     cfg = cfg or RegistrationConfig()
     init = None
     if regressor is not None:
+        from dalnb.body.camera import FACING_CAMERA
         from dalnb.rounds import predict_in_image
 
+        n = len(samples)  # photos without a person keep the rest pose (their fit fails: nothing usable)
+        init = {"pose": torch.zeros(n, 24, 3), "segment_scales": torch.ones(n, 24, 2), "rotation": FACING_CAMERA.expand(n, 3, 3).clone(),
+                "camera": torch.ones(n, 3)}  # fmt: skip
         found = [i for i, p in enumerate(paths) if dets[p]["found"]]
-        init = register(body, samples, RegistrationConfig.with_iters(1))  # placeholders for photos without a person
         if found:
             pred = predict_in_image(body, regressor, [samples[i] for i in found])
-            for k in ("pose", "segment_scales", "rotation", "camera"):
-                getattr(init, k)[found] = getattr(pred, k)
+            for k in init:
+                init[k][found] = getattr(pred, k)
     fits = register(body, samples, cfg, init=init)
     results = []
     kp_all = fits.project(body.keypoints(fits.vertices, "coco17")).numpy()
