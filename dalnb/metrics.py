@@ -73,20 +73,27 @@ def pixel_error(points_px: np.ndarray, annotated_px: np.ndarray, weight: np.ndar
     return (d * w).sum(-1) / w.sum(-1).clip(1e-9)
 
 
-def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[dict], parts: np.ndarray | None = None) -> np.ndarray:
+def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[dict], parts: np.ndarray | None = None,
+                        perspective: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """(B,) per-pixel error of fits or predictions: each annotated image point (``dense_xy``)
     against the weak-perspective projection (s, tx, ty pixels) of its surface point
     (``dense_vertex``) on the predicted mesh (B, V, 3). Points given as DensePose (part, u, v)
     on DensePose's own charts (``dense_iuv``, no exact chart map) use the part-level variant
     when ``parts`` (V,) is given: the distance to the nearest projected vertex of the same
-    part (a lower bound of the exact error). NaN for samples without dense points."""
+    part (a lower bound of the exact error). NaN for samples without dense points.
+    ``perspective`` (B, 3) kappa, cx, cy: the registration's perspective projection
+    (``registration.project``) instead of weak perspective."""
     out = np.full(len(samples), np.nan)
     for i, s in enumerate(samples):
         if not len(s.get("dense_xy", [])):
             continue
         c = np.asarray(camera[i], np.float64)
         xy = np.asarray(s["dense_xy"], np.float64)
-        proj = c[0] * np.asarray(vertices[i], np.float64)[:, :2] + c[1:]
+        Vi = np.asarray(vertices[i], np.float64)
+        proj = c[0] * Vi[:, :2] + c[1:]
+        if perspective is not None:
+            k, pp = float(perspective[i][0]), np.asarray(perspective[i][1:], np.float64)
+            proj = (proj - pp) / (1 + k * Vi[:, 2:]) + pp
         if "dense_vertex" in s:
             out[i] = pixel_error(proj[np.asarray(s["dense_vertex"], np.int64)][None], xy[None])[0]
         elif "dense_iuv" in s and parts is not None:
@@ -115,7 +122,8 @@ def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
     if all("vertices3d" in s for s in samples):
         gtV = np.stack([s["vertices3d"] for s in samples])[ok]
         out["pve_mm"] = float(pve(V[ok], gtV).mean() * 1000)
-    pix = surface_pixel_error(V, fits.camera.numpy(), samples, body.parts)[ok]
+    persp = getattr(fits, "perspective", None)
+    pix = surface_pixel_error(V, fits.camera.numpy(), samples, body.parts, None if persp is None else persp.numpy())[ok]
     if np.isfinite(pix).any():
         out["pixel_err"] = float(np.nanmean(pix))
     return out

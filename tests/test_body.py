@@ -160,3 +160,23 @@ def test_keypoint_regressors(body):
     h36 = body.keypoints(body.v_template[None], "h36m17")[0]
     hn = body.keypoint_names("h36m17")
     assert float(h36[hn.index("head"), 1]) > float(h36[hn.index("neck_base"), 1]) > float(h36[hn.index("thorax"), 1])
+
+
+def test_skin_basis_matches_subset_skinning(body):
+    """One product with the precomputed basis = linear blend skinning of the same vertices,
+    values and gradients, for shared and per-sample vertex sets."""
+    from dalnb.body.skinning import blend_skin_subset, skin_with_basis
+
+    g = torch.Generator().manual_seed(3)
+    pose = (0.3 * torch.randn(3, 24, 3, generator=g)).requires_grad_()
+    scales = (1 + 0.1 * torch.rand(3, 24, 2, generator=g)).requires_grad_()
+    A, b, _, _ = body.transforms(pose, scales)
+    for ids in (torch.arange(0, body.num_vertices, 97), torch.randint(0, body.num_vertices, (3, 50), generator=g)):
+        ref = blend_skin_subset(body.v_template, body.skin_weights, A, b, ids)
+        ours = skin_with_basis(body.skin_basis(ids), A, b)
+        torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+        w = torch.randn(ref.shape, generator=g)
+        g_ref = torch.autograd.grad((ref * w).sum(), (pose, scales), retain_graph=True)
+        g_ours = torch.autograd.grad((ours * w).sum(), (pose, scales), retain_graph=True)
+        for x, y in zip(g_ours, g_ref):
+            torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)

@@ -143,6 +143,8 @@ def test_round_files_without_meshes_load_with_the_body(body, easy, tmp_path):
         load_fits(tmp_path / "f.npz")
     g = load_fits(tmp_path / "f.npz", body)
     torch.testing.assert_close(g.vertices, f.vertices, atol=1e-5, rtol=0)
+    assert f.perspective is not None and torch.equal(g.perspective, f.perspective)
+    torch.testing.assert_close(g.project(g.joints), f.project(f.joints))
 
 
 def test_headings_around_a_given_start(body, easy):
@@ -157,3 +159,52 @@ def test_headings_around_a_given_start(body, easy):
     without = register(body, easy, RegistrationConfig.with_iters(60).without_stiff_stage(), init=turned)
     e_good, e_with, e_without = (_pa(body, f, easy).mean() for f in (good, with_headings, without))
     assert e_with < e_good + 0.01 and e_without > e_with + 0.02, (e_good, e_with, e_without)
+
+
+def test_adam_step_matches_torch_adam():
+    """The loop's Adam on parameter rows is torch.optim.Adam, per-column learning rates and
+    frozen rows included."""
+    from dalnb.registration import adam_step
+
+    g = torch.Generator().manual_seed(0)
+    p0 = torch.randn(5, 7, generator=g)
+    lr = torch.tensor([0.1, 0.1, 0.1, 0.02, 0.02, 0.0, 0.3])
+    rows = torch.tensor([True, True, False, True, True])
+    ours, m, v = p0.clone(), torch.zeros(5, 7), torch.zeros(5, 7)
+    ref = [p0[:, :3].clone().requires_grad_(), p0[:, 3:5].clone().requires_grad_(), p0[:, 6:].clone().requires_grad_()]
+    opt = torch.optim.Adam([{"params": [ref[0]], "lr": 0.1}, {"params": [ref[1]], "lr": 0.02}, {"params": [ref[2]], "lr": 0.3}])
+    for k in range(1, 6):
+        grad = torch.randn(5, 7, generator=g)
+        adam_step(ours, grad, m, v, k, lr, torch.ones(5, dtype=torch.bool))
+        for r, sl in zip(ref, (slice(0, 3), slice(3, 5), slice(6, 7))):
+            r.grad = grad[:, sl].clone()
+        opt.step()
+    torch.testing.assert_close(ours[:, :3], ref[0].detach())
+    torch.testing.assert_close(ours[:, 3:5], ref[1].detach())
+    torch.testing.assert_close(ours[:, 6:], ref[2].detach())
+    assert torch.equal(ours[:, 5], p0[:, 5])  # lr 0: untouched
+    before = ours.clone()
+    adam_step(ours, torch.randn(5, 7, generator=g), m, v, 6, lr, rows)
+    assert torch.equal(ours[2], before[2]) and not torch.equal(ours[0], before[0])
+
+
+def test_perspective_strength_follows_the_camera_distance(body):
+    """Exact correspondences rendered by a perspective camera at 2.5 m and at 8 m: the fitted
+    kappa (1 / distance) is larger for the near camera, and projecting with it reproduces the
+    keypoints better than the weak-perspective part of the same fit."""
+    out = {}
+    for d in (2.5, 8.0):
+        s = make_samples(4, 5, SynthConfig(image_size=128, anny_fraction=0.0, truncation=0.0, occluder=0.0, distance_m=(d, d)))
+        for x in s:
+            x["keypoints_depth"] = x["gt_keypoints_depth"]
+        fits = register(body, s, RegistrationConfig.with_iters(300))
+        kp = body.keypoints(fits.vertices, "coco17")
+        gt = np.stack([x["keypoints2d"] for x in s])
+        vis = gt[..., 2] > 0
+        err = lambda P: np.linalg.norm(P.numpy() - gt[..., :2], axis=-1)[vis].mean()  # noqa: E731
+        weak = fits.take(slice(None))
+        weak.perspective = None
+        out[d] = (float(fits.perspective[:, 0].median()), err(fits.project(kp)), err(weak.project(kp)))
+    assert out[2.5][0] > out[8.0][0] + 0.05, out
+    assert 0.1 < out[2.5][0] < 0.5, out
+    assert out[2.5][1] < out[2.5][2], out

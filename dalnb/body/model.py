@@ -15,7 +15,7 @@ from dalnb import rotations as rot
 from dalnb.body import kinematics as kin
 from dalnb.body import skeleton as sk
 from dalnb.body.charts import Charts
-from dalnb.body.skinning import blend_skin, blend_skin_subset
+from dalnb.body.skinning import blend_skin, blend_skin_subset, skin_basis
 from dalnb.body.template import TemplateData, load_template
 from dalnb.checks import check_finite, check_float, check_shape
 
@@ -66,7 +66,7 @@ class BodyModel(torch.nn.Module):
         self.register_buffer("regressors_h36m17", f(data.h36m_regressor), persistent=False)
         self.register_buffer("regressors_joints24", f(data.joint_regressor), persistent=False)
         self.parents: tuple[int, ...] = tuple(int(p) for p in data.parents)
-        self._levels = kin.tree_levels(self.parents)
+        self._plan = kin.tree_plan(self.parents)
         self.charts = Charts(data.faces, data.parts, data.uv)
 
     # -- construction -------------------------------------------------------------------
@@ -111,22 +111,8 @@ class BodyModel(torch.nn.Module):
         rotation: torch.Tensor | None = None,
         vertex_ids: torch.Tensor | None = None,
     ) -> BodyOutput:
-        R_local = self.pose_to_matrices(pose)
-        B = R_local.shape[0]
-        dtype, dev = self.v_template.dtype, self.v_template.device
-        R_local = R_local.to(dtype)
-        if rotation is not None:
-            G = self._global_rotation(rotation, B).to(dtype)
-            R_local = torch.cat([(G @ R_local[:, 0])[:, None], R_local[:, 1:]], dim=1)
-        scales = self._scales(segment_scales, B)
-        if scales is None:
-            stretch = torch.eye(3, dtype=dtype, device=dev).expand(B, self.num_joints, 3, 3)
-            J = self.j_template.expand(B, -1, -1)
-        else:
-            stretch = kin.scale_matrices(scales.to(dtype), self.axes)
-            J = kin.scaled_rest_joints(self.j_template, self.parents, stretch, self._levels)
-        Rw, t = kin.forward_kinematics(R_local, J, self.parents, self._levels)
-        A, b = kin.skin_transforms(Rw, t, stretch, self.j_template)
+        A, b, Rw, t = self.transforms(pose, segment_scales, rotation)
+        B, dev = A.shape[0], A.device
         if vertex_ids is None:
             verts = blend_skin(self.v_template, self.skin_weights, A, b)
         else:
@@ -139,6 +125,43 @@ class BodyModel(torch.nn.Module):
                 raise ValueError(f"vertex_ids: expected (B={B}, P), got {tuple(vid.shape)}")
             verts = blend_skin_subset(self.v_template, self.skin_weights, A, b, vid.long())
         return BodyOutput(vertices=verts, joints=t, world_rotations=Rw, A=A, b=b)
+
+    def transforms(
+        self, pose: torch.Tensor, segment_scales: torch.Tensor | None = None, rotation: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Skinning transforms A (B, S, 3, 3), b (B, S, 3), world rotations (B, S, 3, 3) and posed
+        joints (B, S, 3); arguments as ``forward``."""
+        R_local = self.pose_to_matrices(pose)
+        B = R_local.shape[0]
+        dtype, dev = self.v_template.dtype, self.v_template.device
+        R_local = R_local.to(dtype)
+        if rotation is not None:
+            G = self._global_rotation(rotation, B).to(dtype)
+            R_local = torch.cat([(G @ R_local[:, 0])[:, None], R_local[:, 1:]], dim=1)
+        return self.transforms_from_matrices(R_local, self._scales(segment_scales, B))
+
+    def transforms_from_matrices(
+        self, R_local: torch.Tensor, scales: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``transforms`` from (B, S, 3, 3) local rotations (the global one folded into the root's)
+        and (B, S, 2) positive scales or None, without input checks (the registration loop's path:
+        checks there would cost a device sync per iteration)."""
+        B, dtype, dev = R_local.shape[0], self.v_template.dtype, self.v_template.device
+        if scales is None:
+            stretch = torch.eye(3, dtype=dtype, device=dev).expand(B, self.num_joints, 3, 3)
+            J = self.j_template.expand(B, -1, -1)
+        else:
+            stretch = kin.scale_matrices(scales.to(dtype), self.axes)
+            J = kin.scaled_rest_joints(self.j_template, self.parents, stretch, self._plan)
+        Rw, t = kin.forward_kinematics(R_local, J, self.parents, self._plan)
+        A, b = kin.skin_transforms(Rw, t, stretch, self.j_template)
+        return A, b, Rw, t
+
+    def skin_basis(self, vertex_ids: torch.Tensor) -> torch.Tensor:
+        """(P,) or (B, P) vertex ids -> (P, 4 S) or (B, P, 4 S) skin basis
+        (``skinning.skin_basis``; ``skinning.skin_with_basis(basis, A, b)`` poses them)."""
+        vid = torch.as_tensor(vertex_ids, device=self.v_template.device).long()
+        return skin_basis(self.v_template[vid], self.skin_weights[vid])
 
     def pose_to_matrices(self, pose: torch.Tensor) -> torch.Tensor:
         """(B, 24, 3) axis-angle | (B, 24, 4) quaternion | (B, 24, 3, 3) -> (B, 24, 3, 3)."""
