@@ -79,8 +79,10 @@ def scale_smoothness_loss(log_scales: torch.Tensor, parents: torch.Tensor) -> to
     """Adjacent segments scale alike: L = mean_{s, p(s)} |log l_s - log l_p|^2 + |log g_s - log g_p|^2.
 
     log_scales (B, S, 2), parents (S,) with -1 for the root."""
-    child = torch.nonzero(parents >= 0).squeeze(1)
-    return (log_scales[:, child] - log_scales[:, parents[child]]).square().sum(-1).mean(-1)
+    has_parent = parents >= 0
+    par = torch.where(has_parent, parents, torch.arange(len(parents), device=parents.device))  # the root: itself, difference 0
+    d = (log_scales - log_scales[:, par]).square().sum(-1)
+    return d.sum(-1) / has_parent.sum()  # no data-dependent shapes: one graph under torch.compile
 
 
 def scale_prior_loss(log_scales: torch.Tensor) -> torch.Tensor:

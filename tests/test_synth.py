@@ -142,3 +142,23 @@ def test_killed_run_resumes(tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     with pytest.raises(ValueError, match="another config"):
         generate(out, 60, seed=4, cfg=SynthConfig(image_size=48, shard_size=2), progress=False)
+
+
+def test_keypoints_only_projects_like_the_renderer():
+    """The lifter's unrendered pool: keypoints are the perspective projection of the 3D
+    keypoints with the returned camera, flagged 0 exactly when outside the crop, with bone
+    proportions of real bodies (upper arm shorter than the torso side)."""
+    import numpy as np
+
+    from dalnb.data.synth import SynthConfig, keypoints_only
+
+    r = keypoints_only(64, 3, SynthConfig(image_size=64, anny_fraction=0.25))
+    kp2, X, cam = r["keypoints2d"], r["keypoints3d"].astype(np.float64), r["camera"].astype(np.float64)
+    uv = cam[:, None, :1] * X[..., :2] / X[..., 2:] + cam[:, None, 1:3]
+    np.testing.assert_allclose(kp2[..., :2], uv, atol=1e-3)
+    inside = ((uv >= 0) & (uv < 64)).all(-1)
+    assert np.array_equal(kp2[..., 2] > 0, inside) and inside.mean() > 0.8
+    assert (X[..., 2] > 1.5).all()  # in front of the camera, metres away
+    arm = np.linalg.norm(X[:, 5] - X[:, 7], axis=-1)
+    side = np.linalg.norm(X[:, 5] - X[:, 11], axis=-1)
+    assert (arm < side).mean() > 0.9

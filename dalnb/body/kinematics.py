@@ -25,7 +25,6 @@ A_s = Rw_s M_s and b_s = t_s - A_s J_s, t_s the posed joint position.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 
 import torch

@@ -133,7 +133,7 @@ class BodyModel(torch.nn.Module):
         joints (B, S, 3); arguments as ``forward``."""
         R_local = self.pose_to_matrices(pose)
         B = R_local.shape[0]
-        dtype, dev = self.v_template.dtype, self.v_template.device
+        dtype = self.v_template.dtype
         R_local = R_local.to(dtype)
         if rotation is not None:
             G = self._global_rotation(rotation, B).to(dtype)

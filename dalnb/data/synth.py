@@ -29,7 +29,7 @@ from dalnb.data.store import write_shard
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SynthConfig", "make_samples", "generate", "render_body", "RenderResult", "iuv_image", "visibility_tolerance"]
+__all__ = ["SynthConfig", "make_samples", "keypoints_only", "draw_camera", "project_points", "generate", "render_body", "RenderResult", "iuv_image", "visibility_tolerance"]
 
 
 @dataclass
@@ -123,11 +123,11 @@ def visibility_tolerance(depth: np.ndarray, focal: float, pixels: float = 1.5) -
     return pixels * depth / focal + 0.005
 
 
-def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> RenderResult:
-    """Draw a camera for body-frame vertices (V, 3) and rasterize them."""
-    from dalnb.render import rasterize
-
-    body = _body()
+def draw_camera(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
+    """A random camera for body-frame vertices (V, 3): any yaw, moderate pitch and roll, a
+    distance in ``distance_m``, the focal length that makes the body fill ``fill`` of the crop,
+    sometimes a shifted (truncating) crop. Returns rotation (3, 3), the body centre the camera
+    looks at, distance, focal length and principal point (pixels)."""
     S = cfg.image_size
     yaw = rng.uniform(-math.pi, math.pi)
     pitch = np.clip(rng.normal(0, math.radians(cfg.pitch_deg)), -2.2 * math.radians(cfg.pitch_deg), 2.2 * math.radians(cfg.pitch_deg))
@@ -136,19 +136,71 @@ def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig
     centre = 0.5 * (vertices.min(0) + vertices.max(0))
     Xr = (vertices - centre) @ Rc.T
     d = rng.uniform(*cfg.distance_m)
-    X = Xr + np.array([0.0, 0.0, d])
     extent = max(np.ptp(Xr[:, 0]), np.ptp(Xr[:, 1]))
-    fill = rng.uniform(*cfg.fill)
-    f = fill * S * d / extent
+    f = rng.uniform(*cfg.fill) * S * d / extent
     cx = cy = S / 2
     if rng.random() < cfg.truncation:
         ang = rng.uniform(0, 2 * math.pi)
         shift = rng.uniform(0.25, 0.45) * S
         cx, cy = cx + shift * math.cos(ang), cy + shift * math.sin(ang)
-    if cfg.perspective:
-        uv = f * X[:, :2] / X[:, 2:] + np.array([cx, cy])
-    else:
-        uv = (f / d) * X[:, :2] + np.array([cx, cy])
+    return Rc, centre, d, f, cx, cy
+
+
+def project_points(X: np.ndarray, f: float, d: float, cx: float, cy: float, perspective: bool = True) -> np.ndarray:
+    """(N, 3) camera-frame points -> (N, 2) pixels (perspective, or weak perspective at depth d)."""
+    if perspective:
+        return f * X[:, :2] / X[:, 2:] + np.array([cx, cy])
+    return (f / d) * X[:, :2] + np.array([cx, cy])
+
+
+def keypoints_only(n: int, seed: int | tuple, cfg: SynthConfig) -> dict[str, np.ndarray]:
+    """2D keypoint sets without rendering (a lifter's training pool: thousands per second):
+    the same poses, bodies and cameras as ``make_samples``, COCO-17 keypoints projected, with
+    confidence 1 inside the crop and 0 outside (no occlusion test). Returns keypoints2d
+    (n, 17, 3), keypoints3d (n, 17, 3) camera frame, metres (for evaluation only), and camera
+    (n, 4): focal length, cx, cy (pixels), distance (m)."""
+    body = _body()
+    rng = np.random.default_rng(seed)
+    poses, _ = P.sample_poses(n, rng, _frames(), cfg.mocap_fraction)
+    scales = P.sample_segment_scales(n, rng, cfg.child_fraction)
+    is_anny = rng.random(n) < cfg.anny_fraction
+    phen = P.sample_phenotypes(n, rng)
+    coco = body.data.coco_regressor[: len(sk.COCO17)]
+    # the camera needs the body's extent: every 8th vertex gives it to within millimetres
+    sub = np.union1d(np.arange(0, body.num_vertices, 8), np.unique(np.nonzero(coco)[1]))
+    reg = coco[:, sub]
+    kp2, kp3 = np.zeros((n, 17, 3), np.float32), np.zeros((n, 17, 3), np.float32)
+    cams = np.zeros((n, 4), np.float32)
+    S = cfg.image_size
+    for a in range(0, n, 256):
+        sl = slice(a, min(a + 256, n))
+        with torch.no_grad():
+            V = body(torch.as_tensor(poses[sl]), segment_scales=torch.as_tensor(scales[sl]), vertex_ids=torch.as_tensor(sub)).vertices
+            idx = np.flatnonzero(is_anny[sl])
+            if len(idx):
+                Va = P.phenotype_bodies(_anny(), body, torch.as_tensor(poses[sl][idx]), {k: v[sl][idx] for k, v in phen.items()})
+                V[idx] = Va[:, sub].float()
+        V = V.numpy().astype(np.float64)
+        for j, i in enumerate(range(sl.start, sl.stop)):
+            Rc, centre, d, f, cx, cy = draw_camera(V[j], rng, cfg)
+            X = (reg @ V[j] - centre) @ Rc.T + np.array([0.0, 0.0, d])
+            uv = project_points(X, f, d, cx, cy, cfg.perspective)
+            inside = (uv[:, 0] >= 0) & (uv[:, 0] < S) & (uv[:, 1] >= 0) & (uv[:, 1] < S)
+            kp2[i] = np.concatenate([uv, inside[:, None]], 1)
+            kp3[i] = X
+            cams[i] = [f, cx, cy, d]
+    return {"keypoints2d": kp2, "keypoints3d": kp3, "camera": cams}
+
+
+def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> RenderResult:
+    """Draw a camera for body-frame vertices (V, 3) and rasterize them."""
+    from dalnb.render import rasterize
+
+    body = _body()
+    S = cfg.image_size
+    Rc, centre, d, f, cx, cy = draw_camera(vertices, rng, cfg)
+    X = (vertices - centre) @ Rc.T + np.array([0.0, 0.0, d])
+    uv = project_points(X, f, d, cx, cy, cfg.perspective)
     fr = rasterize(torch.as_tensor(uv, dtype=torch.float32), torch.as_tensor(X[:, 2], dtype=torch.float32), body.faces, S, S, perspective=cfg.perspective)
     face, bary, depth = fr.face.numpy(), fr.bary.numpy().astype(np.float64), fr.depth.numpy().astype(np.float64)
     occ = np.zeros((S, S), bool)
