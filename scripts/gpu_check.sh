@@ -17,7 +17,7 @@ step synth;         timeout 30  $PY -m dalnb.bench synth --set "sizes=[224]" --s
 step registration;  timeout 60  $PY -m dalnb.bench registration --device cuda \
     --set n=200 --set "iters=[300]" --set "speed_batches=[1,4096]" --set "compile_modes=[false]" > "$OUT/registration.jsonl"
 step predict;       timeout 45  $PY -m dalnb.bench predict --device cuda > "$OUT/predict.jsonl"
-step lifter;        timeout 40  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set "settings=[full]" > "$OUT/lifter.jsonl"
+step lifter;        timeout 40  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set n_train=10000 --set "settings=[full]" > "$OUT/lifter.jsonl"
 step rounds;        timeout 100 $PY -m dalnb.bench rounds --device cuda --set preset=smoke --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
 step full-smoke;    timeout 150 $PY -m dalnb.pipeline --preset full --run-dir "$OUT/run_full_smoke" --reports "$OUT/reports" \
     --override data.n_train=2000 --override data.n_test=200 --override lifter.steps=2000 --override registration.n_study=100 \

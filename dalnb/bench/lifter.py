@@ -54,10 +54,11 @@ def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dic
 
 
 @register_bench("lifter")
-def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None = None, registration_check: bool = True, **_) -> list[dict]:
+def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None = None, registration_check: bool = True,
+                 n_train: int = 30000, **_) -> list[dict]:  # fmt: skip
     from dalnb.lifter import LifterConfig, lift_3d, lift_depths, normalize_2d, train_lifter
 
-    pool, kt, gt, te = lifter_data()
+    pool, kt, gt, te = lifter_data(n_train)
     out = []
     xy, m, _ = normalize_2d(torch.as_tensor(kt))
     zero = np.concatenate([xy.numpy(), np.zeros((len(kt), 17, 1))], -1)
@@ -67,7 +68,7 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         t0 = time.perf_counter()
         L = train_lifter(pool, LifterConfig(steps=steps, device=device, **SETTINGS[name]))
         lifters[name] = L
-        out.append(emit("lifter", {"setting": name, **evaluate_lift(lift_3d(L, kt), gt, kt[..., 2]), "steps": steps,
+        out.append(emit("lifter", {"setting": name, **evaluate_lift(lift_3d(L, kt), gt, kt[..., 2]), "steps": steps, "n_train": len(pool),
                                    "train_s": round(time.perf_counter() - t0, 1)}))  # fmt: skip
     full = lifters.get("full")
     h36m = Path(__file__).resolve().parents[3] / "shared" / "data" / "03_pose3d_h36m" / "test_h36m_body3d.npz"
