@@ -440,16 +440,21 @@ class _Problem:
     def log_sc(self) -> torch.Tensor:
         return self.theta[:, PARAM_SLICES["scales"]].reshape(-1, 24, 2)
 
-    def lr_columns(self, stage: Stage, decay: float = 1.0) -> torch.Tensor:
+    @property
+    def full_pose(self) -> torch.Tensor:
+        """(B, 24, 3) pose with the root's rotation zero (the global rotation is ``rot9``)."""
+        return torch.cat([torch.zeros_like(self.pose[:, :1]), self.pose], 1)
+
+    def lr_columns(self, stage: Stage) -> torch.Tensor:
         """(D,) learning rate of each parameter column in a stage (0 where not free)."""
         lr = torch.zeros(N_PARAMS, dtype=self.theta.dtype, device=self.dev)
         for n in stage.free:
-            lr[PARAM_SLICES[n]] = stage.lr * _LR_SCALE[n] * decay
+            lr[PARAM_SLICES[n]] = stage.lr * _LR_SCALE[n]
         return lr
 
-    def points(self, rotate: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Posed shared points (B, Ps, 3) and dense points (B, Pd, 3) (None without dense)."""
-        pose = torch.cat([torch.zeros_like(self.pose[:, :1]), self.pose], 1)
+    def points(self, pose: torch.Tensor, rotate: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Posed shared points (B, Ps, 3) and dense points (B, Pd, 3) (None without dense) of
+        the full pose (B, 24, 3)."""
         R_local = rot.axis_angle_to_matrix(pose)
         if rotate:
             R_local = torch.cat([(rot.nine_to_matrix(self.rot9) @ R_local[:, 0])[:, None], R_local[:, 1:]], 1)
@@ -464,13 +469,13 @@ class _Problem:
             self.rigid = None
             return
         with torch.no_grad():
-            self.rigid = self.points(rotate=False)
+            self.rigid = self.points(self.full_pose, rotate=False)
 
     def terms(self, weights: dict[str, float]) -> dict[str, torch.Tensor]:
         b, B = self.b, self.theta.shape[0]
-        pose = torch.cat([torch.zeros_like(self.pose[:, :1]), self.pose], 1)
+        pose = self.full_pose
         if self.rigid is None:
-            Xs, Xd = self.points()
+            Xs, Xd = self.points(pose)
         else:
             G, j0 = rot.nine_to_matrix(self.rot9), self.body.j_template[0]
             Xs, Xd = ((X - j0) @ G.mT + j0 if X is not None else None for X in self.rigid)
@@ -632,7 +637,7 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
         w_last = stages[-1].weights
         T = prob.terms(w_last)
         total = _total(T, w_last)
-        pose = torch.cat([torch.zeros_like(prob.pose[:, :1]), prob.pose], 1)
+        pose = prob.full_pose
         R = rot.nine_to_matrix(prob.rot9)
         sc = prob.log_sc.exp()
         full = body(pose, segment_scales=sc, rotation=R)

@@ -90,8 +90,8 @@ def tree_plan(parents: Sequence[int]) -> TreePlan:
     return TreePlan(order, inverse, tuple(spans), tuple(parent_pos), safe)
 
 
-def _plan(parents: Sequence[int], plan: TreePlan | list | None) -> TreePlan:
-    return plan if isinstance(plan, TreePlan) else tree_plan(parents)
+def _plan(parents: Sequence[int], plan: TreePlan | None) -> TreePlan:
+    return plan if plan is not None else tree_plan(parents)
 
 
 def scaled_rest_joints(

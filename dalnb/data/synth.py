@@ -161,10 +161,7 @@ def keypoints_only(n: int, seed: int | tuple, cfg: SynthConfig) -> dict[str, np.
     (n, 4): focal length, cx, cy (pixels), distance (m)."""
     body = _body()
     rng = np.random.default_rng(seed)
-    poses, _ = P.sample_poses(n, rng, _frames(), cfg.mocap_fraction)
-    scales = P.sample_segment_scales(n, rng, cfg.child_fraction)
-    is_anny = rng.random(n) < cfg.anny_fraction
-    phen = P.sample_phenotypes(n, rng)
+    poses, _, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
     coco = body.data.coco_regressor[: len(sk.COCO17)]
     # the camera needs the body's extent: every 8th vertex gives it to within millimetres
     sub = np.union1d(np.arange(0, body.num_vertices, 8), np.unique(np.nonzero(coco)[1]))
@@ -245,20 +242,27 @@ def iuv_image(rr: RenderResult) -> np.ndarray:
 # samples
 
 
+def _draw_bodies(n: int, rng: np.random.Generator, cfg: SynthConfig):
+    """Poses (n, 24, 3), their sources, segment scales, which bodies come from anny, and anny
+    phenotypes, drawn in this order (the order fixes what a seed gives)."""
+    poses, pose_src = P.sample_poses(n, rng, _frames(), cfg.mocap_fraction)
+    scales = P.sample_segment_scales(n, rng, cfg.child_fraction)
+    is_anny = rng.random(n) < cfg.anny_fraction
+    phen = P.sample_phenotypes(n, rng)
+    return poses, pose_src, scales, is_anny, phen
+
+
 def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int = 0) -> list[dict]:
     """``n`` samples drawn from ``np.random.default_rng(seed)``."""
     from dalnb.render.shade import background, random_albedo, shade, vertex_normals
 
     body = _body()
     rng = np.random.default_rng(seed)
-    poses, pose_src = P.sample_poses(n, rng, _frames(), cfg.mocap_fraction)
-    scales = P.sample_segment_scales(n, rng, cfg.child_fraction)
-    is_anny = rng.random(n) < cfg.anny_fraction
+    poses, pose_src, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
     with torch.no_grad():
         out = body(torch.as_tensor(poses), segment_scales=torch.as_tensor(scales))
     verts = out.vertices.numpy().astype(np.float64)
     joints24 = out.joints.numpy().astype(np.float64)
-    phen = P.sample_phenotypes(n, rng)
     if is_anny.any():
         idx = np.flatnonzero(is_anny)
         va = P.phenotype_bodies(_anny(), body, torch.as_tensor(poses[idx]), {k: v[idx] for k, v in phen.items()})
