@@ -693,7 +693,7 @@ def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, i
 
     cfg = cfg or RegistrationConfig()
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    body_d = body.to(device) if body.v_template.device != device else body
+    body_d = body.on(device)
     torch.manual_seed(cfg.seed)
     t0 = time.perf_counter()
     parts, history = [], {}

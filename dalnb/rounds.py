@@ -274,7 +274,7 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
     rank, world = _dist()
     dev = _device(cfg.device)
     model.to(dev)
-    body_d = body.to(dev)
+    body_d = body.on(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict] = []
     start = 0
@@ -355,7 +355,7 @@ def predict(body, model: Regressor, data: TrainSet, batch: int = 256, device: st
     evaluate or to start registration from."""
     dev = _device(device)
     model.to(dev).eval()
-    body_d = body.to(dev)
+    body_d = body.on(dev)
     parts = []
     for a in range(0, len(data), batch):
         img = data.images[a : a + batch].to(dev).float() / 255

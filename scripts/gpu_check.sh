@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
 # The prepared GPU check: every GPU benchmark and a smoke run of the `full` preset, sized to
-# finish within 8 minutes on one H100/H200 (the timeouts below add up to 470 s). Run it on the
-# lent device, e.g. run(command="bash scripts/gpu_check.sh", carry=[".venv"]), or after `make`
-# on that machine. Results go to $OUT (or ./gpu_results) as JSON lines, with the card's name in
+# finish within 8 minutes on one H100/H200 (the timeouts below add up to 480 s). Run it on the
+# lent device, e.g. run(command="PACK=1 bash scripts/gpu_check.sh", carry=[".devsite"]) with the
+# bundle from scripts/device_bundle.sh, or after `make` on that machine. Results go to $OUT (or ./gpu_results) as JSON lines, with the card's name in
 # every record; copy them into benchmarks/*.jsonl to keep them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-gpu_results}
 mkdir -p "$OUT"
+if [ ! -x "$PY" ] && [ -f .devsite/site.tar.xz ]; then
+    # A bare machine with torch but without our other packages: the bundle made by
+    # scripts/device_bundle.sh (anny, the notebook stack, the cached template).
+    mkdir -p /tmp/dalnb_site && tar -xJf .devsite/site.tar.xz -C /tmp/dalnb_site
+    export PYTHONPATH=/tmp/dalnb_site:$PWD JUPYTER_PATH=/tmp/dalnb_site/share/jupyter DALNB_CACHE_DIR=$PWD/.devsite/dalnb_cache
+    PY=python3
+fi
+export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
+$PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
+# anny's own cache (~800 MB, ~1 min to build on first use): built before the clock starts.
+timeout 100 $PY -c "from dalnb.body.template import load_anny_model; load_anny_model()" 2>&1 | grep -v -i warn | tail -2
 t0=$(date +%s)
-step() { echo "== $1 ($(( $(date +%s) - t0 )) s)"; }
+step() { echo "== $1 ($(( $(date +%s) - t0 )) s)" | tee -a "$OUT/steps.txt"; }
 step body;          timeout 45  $PY -m dalnb.bench body --device cuda --batches 1,64,1024,8192 > "$OUT/body.jsonl"
 step synth;         timeout 30  $PY -m dalnb.bench synth --set "sizes=[224]" --set n=256 > "$OUT/synth.jsonl"   # CPU-side generator, all cores
-step registration;  timeout 60  $PY -m dalnb.bench registration --device cuda \
+step registration;  timeout 50  $PY -m dalnb.bench registration --device cuda \
     --set n=200 --set "iters=[300]" --set "speed_batches=[1,4096]" --set "compile_modes=[false]" > "$OUT/registration.jsonl"
 step predict;       timeout 45  $PY -m dalnb.bench predict --device cuda > "$OUT/predict.jsonl"
-step lifter;        timeout 40  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set n_train=10000 --set "settings=[full]" > "$OUT/lifter.jsonl"
-step rounds;        timeout 100 $PY -m dalnb.bench rounds --device cuda --set preset=smoke --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
-step full-smoke;    timeout 150 $PY -m dalnb.pipeline --preset full --run-dir "$OUT/run_full_smoke" --reports "$OUT/reports" \
-    --override data.n_train=2000 --override data.n_test=200 --override lifter.steps=2000 --override registration.n_study=100 \
-    --override rounds.rounds=2 --override rounds.epochs_per_round=2 --override rounds.n_eval=200 --override ablations.n=100 \
+step lifter;        timeout 60  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set n_train=10000 --set "settings=[full]" > "$OUT/lifter.jsonl"
+step rounds;        timeout 60 $PY -m dalnb.bench rounds --device cuda --set preset=smoke --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
+step full-smoke;    timeout 190 $PY -m dalnb.pipeline --preset full --run-dir "$OUT/run_full_smoke" --reports "$OUT/reports" \
+    --override data.n_train=1000 --override data.n_test=100 --override lifter.steps=1000 --override registration.n_study=64 \
+    --override "body.bench_batches=[1,64,1024]" \
+    --override rounds.rounds=2 --override rounds.epochs_per_round=2 --override rounds.n_eval=100 --override ablations.n=64 --override ablations.source_epochs=2 \
     > "$OUT/full_smoke.log" 2>&1
 step done
 rm -rf "$OUT/bench_rounds" "$OUT/run_full_smoke/rounds" "$OUT/run_full_smoke/data"   # keep the reports, not the bulk
 cat "$OUT"/*.jsonl | cut -c1-220
+tail -5 "$OUT/full_smoke.log"
+if [ -n "${PACK:-}" ]; then   # two archives: the device tool brings back at most 8 files of at most 16 MB
+    # the reports repeat three.js in every page: a solid xz archive stores it about once
+    tar -cJf /tmp/gpu_reports.tar.xz -C "$OUT" reports run_full_smoke 2>/dev/null
+    rm -rf "$OUT/reports" "$OUT/run_full_smoke"
+    tar -czf /tmp/gpu_results.tar.gz -C "$OUT" . && rm -rf "${OUT:?}"/* && mv /tmp/gpu_results.tar.gz /tmp/gpu_reports.tar.xz "$OUT/"
+fi

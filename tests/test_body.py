@@ -180,3 +180,18 @@ def test_skin_basis_matches_subset_skinning(body):
         g_ours = torch.autograd.grad((ours * w).sum(), (pose, scales), retain_graph=True)
         for x, y in zip(g_ours, g_ref):
             torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
+
+
+def test_on_device_copies_and_never_moves_the_shared_body():
+    """``nn.Module.to`` moves in place; moving the shared default body broke every later CPU
+    user on a GPU machine (found there). ``on`` returns a kept copy and leaves the body alone."""
+    from dalnb import BodyModel
+
+    body = BodyModel.default()
+    assert body.on("cpu") is body and body.on(None) is body
+    meta = body.on("meta")
+    assert meta is not body and meta.v_template.is_meta and meta.skin_weights.is_meta
+    assert body.v_template.device.type == "cpu" and not body.skin_weights.is_meta
+    assert body.on("meta") is meta  # kept, not copied again
+    assert meta.num_vertices == body.num_vertices and meta.parents == body.parents
+    assert body(torch.zeros(1, 24, 3)).vertices.device.type == "cpu"

@@ -13,7 +13,7 @@ def bench_body(batches=(1, 64, 1024), subset: int = 300, device: str | None = No
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sync = dev.type == "cuda"
-    body = BodyModel(BodyModel.default().data).to(dev)
+    body = BodyModel.default().on(dev)
     anny_model = None
     if with_anny:
         from dalnb.body.template import load_anny_model

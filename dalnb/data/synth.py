@@ -427,6 +427,10 @@ def generate(folder: str | Path, n: int, seed: int, cfg: SynthConfig | None = No
         import multiprocessing as mp
 
         ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+        if ctx.get_start_method() == "fork":  # forked workers share these instead of each loading its own
+            _body()
+            if cfg.anny_fraction > 0:
+                _anny()  # anny's ~800 MB cache read once, not once per worker
         with ctx.Pool(workers) as pool:
             for _ in pool.imap_unordered(_write_one, todo):
                 bar.update()
