@@ -12,9 +12,31 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum", "surface_pixel_error", "evaluate"]
+__all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum", "surface_pixel_error", "evaluate",
+           "COCO_LIMBS", "limb_depth_sign_accuracy"]
 
 H36M_BONES = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16))
+
+#: COCO-17 limb bones (parent, child): upper arms, forearms, thighs, shins, left then right.
+COCO_LIMBS = {"left upper arm": (5, 7), "left forearm": (7, 9), "right upper arm": (6, 8), "right forearm": (8, 10),
+              "left thigh": (11, 13), "left shin": (13, 15), "right thigh": (12, 14), "right shin": (14, 16)}  # fmt: skip
+
+
+def limb_depth_sign_accuracy(depth: np.ndarray, gt_depth: np.ndarray, limbs: dict[str, tuple[int, int]] = COCO_LIMBS,
+                             min_delta: float = 0.05) -> dict[str, float]:  # fmt: skip
+    """Which way each limb points in depth, right or wrong: (N, K) predicted and true keypoint
+    depths (metres, any common origin per sample) -> limb -> the fraction of samples whose
+    sign(z_child - z_parent) is right, over the samples where the true limb leaves the image
+    plane by more than ``min_delta`` (NaN where none does; NaN predictions count as wrong)."""
+    depth, gt_depth = np.asarray(depth, np.float64), np.asarray(gt_depth, np.float64)
+    if depth.shape != gt_depth.shape or depth.ndim != 2:
+        raise ValueError(f"expected two (N, K) arrays of the same shape, got {depth.shape} and {gt_depth.shape}")
+    out = {}
+    for name, (a, b) in limbs.items():
+        g, p = gt_depth[:, b] - gt_depth[:, a], depth[:, b] - depth[:, a]
+        m = np.abs(g) > min_delta
+        out[name] = float((np.sign(p[m]) == np.sign(g[m])).mean()) if m.any() else float("nan")
+    return out
 
 
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

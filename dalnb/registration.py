@@ -42,7 +42,8 @@ from dalnb.body.skinning import pose_points, transform_stack
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PARAM_SLICES", "adam_step", "project", "Stage", "RegistrationConfig", "FitResult", "register", "prepare_batch", "save_fits", "load_fits", "register_folder", "DEFAULT_WEIGHTS"]
+__all__ = ["PARAM_SLICES", "adam_step", "project", "Stage", "RegistrationConfig", "FitResult", "register", "prepare_batch", "save_fits", "load_fits", "register_folder", "DEFAULT_WEIGHTS",
+           "DepthPriorCheck", "check_depth_prior", "use_lifted_depths"]
 
 TERMS = ("dense", "part_dense", "keypoints", "keypoint_depth", "silhouette", "scale_smooth", "scale_prior",
          "pose_prior", "joint_smooth", "joint_limits", "determinant")  # fmt: skip
@@ -831,3 +832,58 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
 
         dist.barrier()
     return load_fits(fits_dir)
+
+
+@dataclass(frozen=True)
+class DepthPriorCheck:
+    """Whether a lifter's depths make registration better, measured on held-out samples with
+    ground truth: the same registration with and without them (PA-MPJPE, mm)."""
+
+    pa_mpjpe_2d_only: float
+    pa_mpjpe_lifted: float
+    n: int
+
+    @property
+    def use_lifted(self) -> bool:
+        return self.pa_mpjpe_lifted < self.pa_mpjpe_2d_only
+
+    def to_dict(self) -> dict:
+        return {"pa_mpjpe_2d_only_mm": self.pa_mpjpe_2d_only, "pa_mpjpe_lifted_mm": self.pa_mpjpe_lifted, "n": self.n,
+                "use_lifted": self.use_lifted}  # fmt: skip
+
+
+DEPTH_PRIOR_FILE = "depth_prior.json"
+
+
+def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: RegistrationConfig | None = None,
+                      save_to: str | Path | None = None) -> DepthPriorCheck:  # fmt: skip
+    """Register held-out ``samples`` (ground truth ``joints3d`` needed; never shown to the fit)
+    2D-only and with the lifter's depths from ``depths_file``; ``save_to``: a folder that gets
+    ``depth_prior.json`` (read back by :func:`use_lifted_depths`)."""
+    from dalnb.data.store import attach_depths
+    from dalnb.io import atomic_write_json
+    from dalnb.metrics import evaluate
+
+    if not samples or any("joints3d" not in s for s in samples):
+        raise ValueError("check_depth_prior needs held-out samples with ground-truth 'joints3d'")
+    plain = [{k: v for k, v in s.items() if k not in ("keypoints_depth", "keypoints_depth_mask")} for s in samples]
+    r2d = evaluate(body, register(body, plain, cfg), plain)
+    rl = evaluate(body, register(body, attach_depths(plain, depths_file), cfg), plain)
+    check = DepthPriorCheck(r2d["pa_mpjpe_mm"], rl["pa_mpjpe_mm"], len(samples))
+    if save_to is not None:
+        atomic_write_json(Path(save_to) / DEPTH_PRIOR_FILE, check.to_dict())
+    return check
+
+
+def use_lifted_depths(folder: str | Path) -> bool:
+    """The decision saved by :func:`check_depth_prior` in ``folder``; True (the paper's setting)
+    when no check was saved."""
+    import json
+
+    path = Path(folder) / DEPTH_PRIOR_FILE
+    if not path.exists():
+        return True
+    try:
+        return bool(json.loads(path.read_text())["use_lifted"])
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{path}: not a depth-prior check ({e})") from e

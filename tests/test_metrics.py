@@ -101,3 +101,20 @@ def test_evaluate_on_synthetic_truth(body):
     f = FitResult(None, None, None, torch.as_tensor(cam), V, None, {}, np.array(["ok", "ok"]))
     r = M.evaluate(body, f, s)
     assert r["pa_mpjpe_mm"] < 1e-3 and r["mpjpe_mm"] < 1e-3 and r["pve_mm"] < 1e-3 and r["pixel_err"] < 1e-2, r
+
+
+def test_limb_depth_sign_accuracy_hand_made():
+    from dalnb.metrics import limb_depth_sign_accuracy
+
+    gt = np.zeros((4, 17))
+    gt[:, 7] = [0.2, -0.2, 0.2, 0.01]  # left elbow in front of / behind the shoulder (5); the last barely out of plane
+    pred = gt.copy()
+    pred[1, 7] = 0.3  # wrong way
+    pred[2, 7] = np.nan  # missing: wrong
+    acc = limb_depth_sign_accuracy(pred + 5.0, gt - 1.0)  # any common origin per sample
+    assert acc["left upper arm"] == pytest.approx(1 / 3)  # three limbs out of plane, one right
+    assert np.isnan(acc["right shin"])  # never out of plane
+    # the left forearm (7 -> 9): elbow moved, wrist at 0, so its depth flips with the elbow's
+    assert acc["left forearm"] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match=r"\(4, 17\) and \(4, 16\)"):
+        limb_depth_sign_accuracy(pred, gt[:, :16])

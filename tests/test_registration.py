@@ -208,3 +208,28 @@ def test_perspective_strength_follows_the_camera_distance(body):
     assert out[2.5][0] > out[8.0][0] + 0.05, out
     assert 0.1 < out[2.5][0] < 0.5, out
     assert out[2.5][1] < out[2.5][2], out
+
+
+def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_path):
+    """Notebook 03's gate: exact depths make the fits better (kept); the same depths with the
+    wrong sign make them worse (dropped). The decision round-trips through depth_prior.json."""
+    from dalnb.io import atomic_write_npz
+    from dalnb.registration import DEPTH_PRIOR_FILE, check_depth_prior, use_lifted_depths
+
+    ids = np.array([s["sample_id"] for s in easy])
+    gt = np.stack([s["gt_keypoints_depth"] for s in easy])
+    atomic_write_npz(tmp_path / "exact.npz", {"sample_id": ids, "keypoints_depth": gt})
+    atomic_write_npz(tmp_path / "flipped.npz", {"sample_id": ids, "keypoints_depth": -gt})
+    cfg = RegistrationConfig.with_iters(80)
+    assert use_lifted_depths(tmp_path)  # nothing measured yet: the paper's setting
+    good = check_depth_prior(body, easy, tmp_path / "exact.npz", cfg, save_to=tmp_path)
+    assert good.use_lifted and good.pa_mpjpe_lifted < good.pa_mpjpe_2d_only and good.n == len(easy)
+    assert use_lifted_depths(tmp_path)
+    bad = check_depth_prior(body, easy, tmp_path / "flipped.npz", cfg, save_to=tmp_path)
+    assert not bad.use_lifted and bad.pa_mpjpe_lifted > bad.pa_mpjpe_2d_only
+    assert not use_lifted_depths(tmp_path)
+    (tmp_path / DEPTH_PRIOR_FILE).write_text("{}")
+    with pytest.raises(ValueError, match="depth_prior.json"):
+        use_lifted_depths(tmp_path)
+    with pytest.raises(ValueError, match="joints3d"):
+        check_depth_prior(body, [{k: v for k, v in s.items() if k != "joints3d"} for s in easy], tmp_path / "exact.npz", cfg)

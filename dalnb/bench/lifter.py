@@ -91,6 +91,7 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
                                    "zero_depth_pa_mpjpe_mm": float(M.pa_mpjpe(zero_h, gt_h).mean() * 1000), "n": len(r), "joints": len(ci)}))  # fmt: skip
     if full is not None and registration_check:
         from dalnb import BodyModel
+        from dalnb import metrics as M
         from dalnb.bench.registration import benchmark_samples, evaluate_fits
         from dalnb.registration import RegistrationConfig, register
 
@@ -102,6 +103,15 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         lifted = [dict(s, keypoints_depth=np.nan_to_num(d[i]).astype(np.float32), keypoints_depth_mask=np.isfinite(d[i]).astype(np.float32))
                   for i, s in enumerate(samples)]  # fmt: skip
         fit = register(body, lifted, RegistrationConfig.with_iters(300))
-        out.append(emit("lifter", {"setting": "registration_2d_only", **evaluate_fits(body, base, samples)}))
-        out.append(emit("lifter", {"setting": "registration_with_lifted_depths", **evaluate_fits(body, fit, samples)}))
+        # which way each limb points in depth: the lifter's own depths against the fits' (what the prior could fix)
+        gz = np.stack([s["gt_keypoints_depth"] for s in samples])
+        signs = lambda z: M.limb_depth_sign_accuracy(z, gz)  # noqa: E731
+        fz = lambda f: body.keypoints(f.vertices, "coco17")[..., 2].numpy()  # noqa: E731
+        acc = signs(d)
+        out.append(emit("lifter", {"setting": "lifted_depths_limb_signs", "limb_depth_sign_accuracy": acc,
+                                   "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))), "n": len(samples)}))  # fmt: skip
+        for name, f in (("registration_2d_only", base), ("registration_with_lifted_depths", fit)):
+            acc = signs(fz(f))
+            out.append(emit("lifter", {"setting": name, **evaluate_fits(body, f, samples), "limb_depth_sign_accuracy": acc,
+                                       "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values())))}))  # fmt: skip
     return out
