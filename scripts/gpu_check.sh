@@ -23,17 +23,18 @@ $PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__
 timeout 100 $PY -c "from dalnb.body.template import load_anny_model; load_anny_model()" 2>&1 | grep -v -i warn | tail -2
 t0=$(date +%s)
 step() { echo "== $1 ($(( $(date +%s) - t0 )) s)" | tee -a "$OUT/steps.txt"; }
-step body;          timeout 45  $PY -m dalnb.bench body --device cuda --batches 1,64,1024,8192 > "$OUT/body.jsonl"
-step synth;         timeout 30  $PY -m dalnb.bench synth --set "sizes=[224]" --set n=256 > "$OUT/synth.jsonl"   # CPU-side generator, all cores
-step registration;  timeout 50  $PY -m dalnb.bench registration --device cuda \
-    --set n=200 --set "iters=[300]" --set "speed_batches=[1,4096]" --set "compile_modes=[false]" > "$OUT/registration.jsonl"
+# Sized from the two H200 runs of session 4 (benchmarks/*.jsonl, README): the GPU benchmarks only (the synthetic
+# generator is a CPU benchmark, recorded there; registration accuracy does not depend on the device), then the smoke.
+step body;          timeout 40  $PY -m dalnb.bench body --device cuda --batches 1,64,1024,8192 > "$OUT/body.jsonl"
+step registration;  timeout 60  $PY -m dalnb.bench registration --device cuda --set "kinds=[speed]" \
+    --set "speed_batches=[1,4096]" --set "compile_modes=[false]" > "$OUT/registration.jsonl"
 step predict;       timeout 45  $PY -m dalnb.bench predict --device cuda > "$OUT/predict.jsonl"
-step lifter;        timeout 60  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set n_train=10000 --set "settings=[full]" > "$OUT/lifter.jsonl"
-step rounds;        timeout 60 $PY -m dalnb.bench rounds --device cuda --set preset=smoke --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
-step full-smoke;    timeout 190 $PY -m dalnb.pipeline --preset full --run-dir "$OUT/run_full_smoke" --reports "$OUT/reports" \
-    --override data.n_train=1000 --override data.n_test=100 --override lifter.steps=1000 --override registration.n_study=64 \
-    --override "body.bench_batches=[1,64,1024]" \
-    --override rounds.rounds=2 --override rounds.epochs_per_round=2 --override rounds.n_eval=100 --override ablations.n=64 --override ablations.source_epochs=2 \
+step lifter;        timeout 75  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set n_train=10000 --set "settings=[full]" > "$OUT/lifter.jsonl"
+step rounds;        timeout 45  $PY -m dalnb.bench rounds --device cuda --set preset=smoke --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
+step full-smoke;    timeout 215 $PY -m dalnb.pipeline --preset full --run-dir "$OUT/run_full_smoke" --reports "$OUT/reports" \
+    --override data.n_train=600 --override data.n_test=64 --override lifter.steps=1000 --override registration.n_study=32 \
+    --override "body.bench_batches=[1,64,1024]" --override rounds.rounds=2 --override rounds.epochs_per_round=1 \
+    --override rounds.n_eval=64 --override ablations.n=32 --override ablations.source_epochs=1 \
     > "$OUT/full_smoke.log" 2>&1
 step done
 rm -rf "$OUT/bench_rounds" "$OUT/run_full_smoke/rounds" "$OUT/run_full_smoke/data"   # keep the reports, not the bulk
