@@ -42,6 +42,8 @@ BONES = [(_i(a), _i(b)) for a, b in [
     ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"), ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
 ]]  # fmt: skip
 SYMMETRIC = [(0, 2), (1, 3), (4, 6), (5, 7), (8, 9)]  # pairs of indices into BONES
+#: each COCO-17 keypoint's mirror image (left <-> right)
+MIRROR = [_i(n.replace("left", "_r_").replace("right", "left").replace("_r_", "right")) for n in sk.COCO17]
 
 
 class DegenerateInput(ValueError):
@@ -91,6 +93,7 @@ class LifterConfig:
     steps: int = 2000
     seed: int = 0
     checkpoint_every: int = 500
+    test_flip: bool = True  # at test time, average the depths lifted from the pose and from its mirror image
     device: str | None = None
     template_ratios: list[float] = field(default_factory=list)  # filled from the template
 
@@ -233,6 +236,9 @@ def _lift(lifter: Lifter, keypoints2d) -> tuple[torch.Tensor, torch.Tensor, torc
     dev = next(lifter.gen.parameters()).device
     with torch.no_grad():
         z = lifter.gen(xy.to(dev), m.to(dev)).cpu()
+        if lifter.cfg.test_flip:  # mirror x -> -x and swap left/right; a mirror leaves each depth unchanged
+            xm = xy[:, MIRROR] * torch.tensor([-1.0, 1.0])
+            z = 0.5 * (z + lifter.gen(xm.to(dev), m[:, MIRROR].to(dev)).cpu()[:, MIRROR])
     return xy, m, z
 
 

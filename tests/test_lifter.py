@@ -83,3 +83,23 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
     for a, b in zip(ref.gen.state_dict().values(), res.gen.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
     assert len(res.history["g_total"]) == 10
+
+
+def test_test_time_flip_makes_the_lift_mirror_equivariant(template_kp):
+    """With ``test_flip`` the depths of a mirrored pose (x -> -x, left <-> right) are the mirrored
+    depths of the pose; without it a trained network only approximates that."""
+    from dataclasses import replace
+
+    from dalnb.lifter import MIRROR
+
+    assert sorted(MIRROR) == list(range(17)) and all(MIRROR[MIRROR[k]] == k for k in range(17)) and MIRROR[0] == 0
+    rng = np.random.default_rng(3)
+    kp = template_kp[None, :, :2].numpy() * 100 + 200 + rng.normal(0, 8, (16, 17, 2))  # jittered poses, pixels
+    kp = np.concatenate([kp, np.ones((16, 17, 1))], -1).astype(np.float32)
+    mirrored = kp[:, MIRROR].copy()
+    mirrored[..., 0] = 400 - mirrored[..., 0]
+    L = train_lifter(np.concatenate([kp] * 4), LifterConfig(steps=20, batch=16, hidden=32, blocks=1))
+    assert L.cfg.test_flip
+    assert np.allclose(lift_depths(L, mirrored), lift_depths(L, kp)[:, MIRROR], atol=1e-5)
+    L.cfg = replace(L.cfg, test_flip=False)
+    assert not np.allclose(lift_depths(L, mirrored), lift_depths(L, kp)[:, MIRROR], atol=1e-3)
