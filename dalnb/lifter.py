@@ -27,6 +27,7 @@ from torch import nn
 
 from dalnb.body import skeleton as sk
 from dalnb.io import atomic_torch_save
+from dalnb.metrics import COCO_LIMBS
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,8 @@ K = 17
 _i = sk.COCO17.index
 HIPS = [_i("left_hip"), _i("right_hip")]
 SHOULDERS = [_i("left_shoulder"), _i("right_shoulder")]
-BONES = [(_i(a), _i(b)) for a, b in [
-    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
-    ("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+# the eight limbs (metrics.COCO_LIMBS: upper arms, forearms, thighs, shins) then the trunk
+BONES = [*COCO_LIMBS.values()] + [(_i(a), _i(b)) for a, b in [
     ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"), ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
 ]]  # fmt: skip
 SYMMETRIC = [(0, 2), (1, 3), (4, 6), (5, 7), (8, 9)]  # pairs of indices into BONES
