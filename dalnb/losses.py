@@ -23,6 +23,8 @@ __all__ = [
     "joint_limit_loss",
     "determinant_loss",
     "silhouette_loss",
+    "coverage_loss",
+    "nearest_points",
 ]
 
 
@@ -128,12 +130,36 @@ def determinant_loss(raw: torch.Tensor) -> torch.Tensor:
     return (1 - torch.linalg.det(m)).square()
 
 
-def silhouette_loss(proj: torch.Tensor, outside_distance: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+def nearest_points(query: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(B, M, 2) query, (B, N, 2) points -> (B, M) index of each query's nearest point (no gradient)."""
+    with torch.no_grad():
+        d2 = query.square().sum(-1)[..., None] + points.square().sum(-1)[..., None, :] - 2 * query @ points.mT
+        return d2.argmin(-1)
+
+
+def coverage_loss(proj: torch.Tensor, mask_xy: torch.Tensor, weight: torch.Tensor, sigma: float | None = None,
+                  near: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """The mask is covered by the body: L = sum_m w_m rho(|y_m - pi(x_n(m))|^2) / sum_m w_m, over
+    pixels y_m sampled inside the person mask and n(m) the projected surface sample nearest to
+    y_m. Unlike :func:`silhouette_loss` it does not pull the body out of what an occluder hides
+    (those pixels are not in the mask), and it stops the body from shrinking inside the mask.
+
+    proj (B, N, 2), mask_xy (B, M, 2) normalised, weight (B, M) (0 for padding); ``near`` (B, M):
+    n(m) when already known (registration refreshes it every few iterations, like ICP), else
+    :func:`nearest_points`. The gradient is the one through a min over samples."""
+    near = nearest_points(mask_xy, proj) if near is None else near
+    d2 = (mask_xy - torch.gather(proj, 1, near[..., None].expand(-1, -1, 2))).square().sum(-1)
+    return _wmean(robust(d2, sigma), weight)
+
+
+def silhouette_loss(proj: torch.Tensor, outside_distance: torch.Tensor, weight: torch.Tensor | None = None, robust_sigma: float | None = None) -> torch.Tensor:
     """Projected surface points stay inside the person mask:
-    L = mean_v D(pi(x_v))^2, D the distance transform of the mask's complement.
+    L = mean_v rho(D(pi(x_v))^2), D the distance transform of the mask's complement, rho the
+    Geman-McClure kernel at ``robust_sigma`` (squares when None; see :func:`robust`).
 
     proj (B, N, 2) in [-1, 1] grid coordinates, outside_distance (B, 1, H, W) normalised units."""
     d = torch.nn.functional.grid_sample(outside_distance, proj[:, :, None, :], align_corners=False, padding_mode="border")[:, 0, :, 0]
+    d2 = robust(d.square(), robust_sigma)
     if weight is None:
-        return d.square().mean(-1)
-    return _wmean(d.square(), weight)
+        return d2.mean(-1)
+    return _wmean(d2, weight)

@@ -1,4 +1,4 @@
-"""Mesh export (.obj, .ply, .glb) through trimesh, written atomically."""
+"""Mesh export (.obj, .ply, .glb) through trimesh, written atomically; per-vertex surface areas."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 
 from dalnb.io import atomic_write_bytes
 
-__all__ = ["export_mesh"]
+__all__ = ["export_mesh", "vertex_areas"]
 FORMATS = (".obj", ".ply", ".glb")
 
 
@@ -27,3 +27,15 @@ def export_mesh(path: str | Path, vertices, faces, vertex_colors: np.ndarray | N
     mesh = trimesh.Trimesh(v, f, vertex_colors=vertex_colors, process=False)
     data = mesh.export(file_type=path.suffix.lower()[1:])
     return atomic_write_bytes(path, data if isinstance(data, bytes) else data.encode())
+
+
+def vertex_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3), (F, 3) -> (V,): a third of the area of each face around each vertex (sums to the surface area)."""
+    v, f = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(f"vertex_areas: expected (V, 3) vertices and (F, 3) faces, got {v.shape} and {f.shape}")
+    tri = v[f]
+    a = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    out = np.zeros(len(v))
+    np.add.at(out, f.ravel(), np.repeat(a / 3, 3))
+    return out

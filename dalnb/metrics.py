@@ -105,17 +105,21 @@ def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[
     part (a lower bound of the exact error). NaN for samples without dense points.
     ``perspective`` (B, 3) kappa, cx, cy: the registration's perspective projection
     (``registration.project``) instead of weak perspective."""
+    import torch
+
+    from dalnb.registration import project  # the one projection formula (float64 here)
+
     out = np.full(len(samples), np.nan)
     for i, s in enumerate(samples):
         if not len(s.get("dense_xy", [])):
             continue
-        c = np.asarray(camera[i], np.float64)
+        t = lambda a: torch.as_tensor(np.asarray(a, np.float64))[None]  # noqa: E731
         xy = np.asarray(s["dense_xy"], np.float64)
-        Vi = np.asarray(vertices[i], np.float64)
-        proj = c[0] * Vi[:, :2] + c[1:]
-        if perspective is not None:
-            k, pp = float(perspective[i][0]), np.asarray(perspective[i][1:], np.float64)
-            proj = (proj - pp) / (1 + k * Vi[:, 2:]) + pp
+        if perspective is None:
+            proj = project(t(vertices[i]), t(camera[i]))[0].numpy()
+        else:
+            k = np.asarray(perspective[i], np.float64)
+            proj = project(t(vertices[i]), t(camera[i]), t(k[0]), t(k[1:]))[0].numpy()
         if "dense_vertex" in s:
             out[i] = pixel_error(proj[np.asarray(s["dense_vertex"], np.int64)][None], xy[None])[0]
         elif "dense_iuv" in s and parts is not None:

@@ -39,11 +39,13 @@ from dalnb.body import limits as lim
 from dalnb.body import skeleton as sk
 from dalnb.body.camera import FACING_CAMERA
 from dalnb.body.skinning import pose_points, transform_stack
+from dalnb.mesh_io import vertex_areas
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PARAM_SLICES", "adam_step", "project", "Stage", "RegistrationConfig", "FitResult", "register", "prepare_batch", "save_fits", "load_fits", "register_folder", "DEFAULT_WEIGHTS",
-           "DepthPriorCheck", "check_depth_prior", "use_lifted_depths"]
+           "REGIMES", "depth_regime", "keypoints_only", "RegimeCheck", "DepthPriorCheck", "check_depth_prior", "use_lifted_depths",
+           "lifted_depth_regimes", "attach_lifted_depths"]
 
 TERMS = ("dense", "part_dense", "keypoints", "keypoint_depth", "silhouette", "scale_smooth", "scale_prior",
          "pose_prior", "joint_smooth", "joint_limits", "determinant")  # fmt: skip
@@ -119,7 +121,10 @@ class RegistrationConfig:
     patience: int = 30
     chunk_size: int = 512
     part_candidates: int = 48  # candidate vertices per part for part-level DensePose points
-    silhouette_points: int = 256
+    silhouette_points: int = 256  # surface samples (spread by area) kept inside the mask
+    coverage_points: int = 64  # pixels sampled inside the mask that want a surface sample near them
+    coverage_every: int = 10  # iterations between searches for each mask pixel's nearest surface sample
+    silhouette_sigma: float | None = 0.05  # Geman-McClure scale on the distance outside the mask (normalised units)
     seed: int = 0
     device: str | None = None
     compile: bool = False  # torch.compile the loss terms (CPU: ~2-3x per iteration, 30-60 s to compile each new shape)
@@ -211,6 +216,8 @@ class Batch:
     mask_hw: torch.Tensor | None  # (B, 2) mask height, width (pixels)
     has_mask: torch.Tensor  # (B,)
     status: list[str]
+    mask_xy: torch.Tensor | None = None  # (B, M, 2) normalised pixels sampled inside the mask
+    mask_w: torch.Tensor | None = None  # (B, M) 1 where sampled, 0 for padding
 
     def to(self, device) -> Batch:
         kw = {f.name: (getattr(self, f.name).to(device) if isinstance(getattr(self, f.name), torch.Tensor) else getattr(self, f.name)) for f in fields(self)}
@@ -321,24 +328,31 @@ def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_
         d_ids[i, :m], d_bary[i, :m], d_xy[i, :m], d_w[i, :m] = t(ids, torch.int64), t(bary), t(xy), 1.0
         pxy, pid = part[i]
         p_xy[i, : len(pid)], p_id[i, : len(pid)], p_w[i, : len(pid)] = t(pxy), t(pid, torch.int64), 1.0
-    mask_dist = mask_hw = None
+    mask_dist = mask_hw = mask_xy = mask_w = None
     has_mask = torch.tensor([m is not None for m in masks])
     if has_mask.any() and cfg.stages and any(st.weights.get("silhouette", 0) > 0 for st in cfg.stages):
         H = max(m.shape[0] for m in masks if m is not None)
         W = max(m.shape[1] for m in masks if m is not None)
         md = np.zeros((B, 1, H, W), np.float32)
         hw = np.ones((B, 2), np.float32)
+        M = cfg.coverage_points
+        m_xy, m_w = np.zeros((B, M, 2), np.float32), np.zeros((B, M), np.float32)
         for i, m in enumerate(masks):
             if m is not None and m.any():
                 md[i, 0, : m.shape[0], : m.shape[1]] = distance_transform_edt(~m) / size[i]
                 hw[i] = [H, W]
+                ys, xs = np.nonzero(m)
+                pick = np.random.default_rng((cfg.seed, i)).choice(len(ys), min(M, len(ys)), replace=False)
+                m_xy[i, : len(pick)] = (np.stack([xs[pick], ys[pick]], 1) + 0.5 - centre[i]) / size[i]  # pixel centres
+                m_w[i, : len(pick)] = 1.0
             else:
                 has_mask[i] = False
         mask_dist, mask_hw = torch.as_tensor(md), torch.as_tensor(hw)
+        mask_xy, mask_w = torch.as_tensor(m_xy), torch.as_tensor(m_w)
     else:
         has_mask[:] = False
     return Batch(t(centre), t(size), t(principal), d_ids, d_bary, d_xy, d_w, p_xy, p_id, p_w, t(np.stack(kps)),
-                 t(np.stack([d[0] for d in depths])), t(np.stack([d[1] for d in depths])), mask_dist, mask_hw, has_mask, status)  # fmt: skip
+                 t(np.stack([d[0] for d in depths])), t(np.stack([d[1] for d in depths])), mask_dist, mask_hw, has_mask, status, mask_xy, mask_w)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,7 +398,9 @@ class _Problem:
             shared.append(cand)
         self.use_sil = batch.mask_dist is not None and bool(batch.has_mask.any())
         if self.use_sil:
-            sil = torch.randperm(body.num_vertices, generator=g)[: cfg.silhouette_points].numpy()
+            # surface samples spread by area (uniform vertex picks would put a quarter of them on the hands)
+            area = torch.as_tensor(vertex_areas(body.data.vertices, body.data.faces))
+            sil = torch.multinomial(area, cfg.silhouette_points, replacement=False, generator=g).numpy()
             self.sil_slice = slice(off, off + len(sil))
             shared.append(sil)
         self.basis_shared = body.skin_basis(torch.as_tensor(np.concatenate(shared), device=device))  # (Ps, 4S)
@@ -419,6 +435,8 @@ class _Problem:
         self.theta = _leaf(theta, device, dt)
         self.b = batch.to(device)
         self.has_depth = bool(batch.kp_depth_w.sum() > 0)
+        if self.use_sil:
+            self.cov_near = torch.zeros(self.b.mask_xy.shape[:2], dtype=torch.int64, device=self.dev)
         self.terms_fn = torch.compile(self.terms, dynamic=False) if cfg.compile else self.terms
 
     # views of the parameter rows
@@ -464,6 +482,23 @@ class _Problem:
         M = transform_stack(A, b)
         return pose_points(self.basis_shared, M), (pose_points(self.basis_dense, M, self.basis_dense_t) if self.has_dense else None)
 
+    def current_points(self, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`points` now, or the held body turned rigidly (see :meth:`hold_body`)."""
+        if self.rigid is None:
+            return self.points(pose)
+        G, j0 = rot.nine_to_matrix(self.rot9), self.body.j_template[0]
+        Xs, Xd = ((X - j0) @ G.mT + j0 if X is not None else None for X in self.rigid)
+        return Xs, Xd
+
+    def refresh_coverage(self) -> None:
+        """Each mask pixel's nearest projected surface sample, for the coverage term (in place)."""
+        if not self.use_sil:
+            return
+        with torch.no_grad():
+            Xs, _ = self.current_points(self.full_pose)
+            P = project(Xs[:, self.sil_slice], self.cam_scale(), self.kappa, self.b.principal)
+            self.cov_near.copy_(Lo.nearest_points(self.b.mask_xy, P))
+
     def hold_body(self, hold: bool) -> None:
         """A stage that frees only the rotation and camera moves the body rigidly about the root
         joint (x = j0 + G (x0 - j0)): skin it once, then each iteration only rotates."""
@@ -476,11 +511,7 @@ class _Problem:
     def terms(self, weights: dict[str, float]) -> dict[str, torch.Tensor]:
         b, B = self.b, self.theta.shape[0]
         pose = self.full_pose
-        if self.rigid is None:
-            Xs, Xd = self.points(pose)
-        else:
-            G, j0 = rot.nine_to_matrix(self.rot9), self.body.j_template[0]
-            Xs, Xd = ((X - j0) @ G.mT + j0 if X is not None else None for X in self.rigid)
+        Xs, Xd = self.current_points(pose)
         kappa, c = self.kappa, b.principal
         proj = lambda P: project(P, self.cam_scale(), kappa, c)  # noqa: E731
         T: dict[str, torch.Tensor] = {}
@@ -498,9 +529,13 @@ class _Problem:
         if self.use_part and weights.get("part_dense", 0):
             T["part_dense"] = Lo.part_dense_loss(proj(Xs[:, self.part_slice]), self.cand_part, b.part_xy, b.part_id, b.part_w, sig)
         if self.use_sil and weights.get("silhouette", 0):
-            px = proj(Xs[:, self.sil_slice]) * b.size[:, None, None] + b.centre[:, None]
+            P_sil = proj(Xs[:, self.sil_slice])
+            px = P_sil * b.size[:, None, None] + b.centre[:, None]
             grid = px / b.mask_hw.flip(1)[:, None] * 2 - 1
-            T["silhouette"] = Lo.silhouette_loss(grid, b.mask_dist) * b.has_mask
+            # the body inside the mask (robust: an occluder cuts the mask, and what it hides must not be pulled out)
+            # and the mask covered by the body (which keeps it from shrinking inside the mask)
+            inside = Lo.silhouette_loss(grid, b.mask_dist, robust_sigma=self.cfg.silhouette_sigma)
+            T["silhouette"] = (inside + Lo.coverage_loss(P_sil, b.mask_xy, b.mask_w, sig, self.cov_near)) * b.has_mask
         if weights.get("scale_smooth", 0):
             T["scale_smooth"] = Lo.scale_smoothness_loss(self.log_sc, self.parents)
         if weights.get("scale_prior", 0):
@@ -575,6 +610,8 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
     for it in range(stage.iters):
         decay = stage.lr_end + (1 - stage.lr_end) * 0.5 * (1 + math.cos(math.pi * it / max(stage.iters - 1, 1)))
         th.grad = None
+        if it % cfg.coverage_every == 0 and stage.weights.get("silhouette", 0):
+            prob.refresh_coverage()
         T = prob.terms_fn(stage.weights)
         loss_b = _total(T, stage.weights)
         move = run & torch.isfinite(loss_b)
@@ -791,11 +828,29 @@ def load_fits(folder: str | Path, body=None) -> FitResult:
     return _concat(parts)
 
 
+#: The two kinds of annotation a depth prior meets: images with dense correspondences (DensePose-COCO, our
+#: renders) and images with 2D keypoints only (MPII, LSP, COCO keypoints, MediaPipe on a photo).
+REGIMES = ("dense", "keypoints_only")
+_DENSE_KEYS = ("dense_xy", "dense_iuv", "dense_vertex", "dense_uv_space", "dense_outlier", "dense_swapped")
+
+
+def depth_regime(sample: dict) -> str:
+    """'dense' when the sample has dense correspondences, else 'keypoints_only'."""
+    return "dense" if len(sample.get("dense_xy", [])) else "keypoints_only"
+
+
+def keypoints_only(sample: dict) -> dict:
+    """The sample as a keypoint-only annotation: its dense correspondences removed (keypoints, a
+    person mask if it has one, and everything else kept)."""
+    return {k: v for k, v in sample.items() if k not in _DENSE_KEYS}
+
+
 def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: RegistrationConfig | None = None,
-                    progress: bool = True, depths_file: str | Path | None = None) -> FitResult:  # fmt: skip
+                    progress: bool = True, depths_file: str | Path | None = None, depth_regimes: tuple[str, ...] = REGIMES) -> FitResult:  # fmt: skip
     """Register every sample shard of a folder into ``fits_dir/fits_<shard>.npz``; resumes by
     skipping shards already fitted. ``depths_file``: per-keypoint depths by sample_id (the
-    lifter's, notebook 02) used as the soft depth prior. Under ``torchrun`` (RANK / WORLD_SIZE set) each process
+    lifter's, notebook 02) used as the soft depth prior on the samples of ``depth_regimes``
+    (:func:`lifted_depth_regimes` reads notebook 03's measured choice). Under ``torchrun`` (RANK / WORLD_SIZE set) each process
     takes every WORLD_SIZE-th shard, on its own GPU when there are several; rank 0 waits for
     the others (a gloo/nccl barrier) and returns all fits."""
     from tqdm.auto import tqdm
@@ -824,9 +879,7 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
             continue
         samples = read_shard(sh)
         if depths_file is not None:
-            from dalnb.data.store import attach_depths
-
-            samples = attach_depths(samples, depths_file)
+            samples = attach_lifted_depths(samples, depths_file, depth_regimes)
         save_fits(out, register(body, samples, cfg))
     if world > 1:
         import torch.distributed as dist
@@ -836,21 +889,37 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
 
 
 @dataclass(frozen=True)
-class DepthPriorCheck:
-    """Whether a lifter's depths make registration better, measured on held-out samples with
-    ground truth: the same registration with and without them (PA-MPJPE, mm)."""
+class RegimeCheck:
+    """One regime's registration of the same held-out bodies without and with the lifted depths."""
 
     pa_mpjpe_2d_only: float
     pa_mpjpe_lifted: float
-    n: int
 
     @property
     def use_lifted(self) -> bool:
         return self.pa_mpjpe_lifted < self.pa_mpjpe_2d_only
 
+
+@dataclass(frozen=True)
+class DepthPriorCheck:
+    """Whether a lifter's depths make registration better, measured on held-out samples with
+    ground truth in each regime (:data:`REGIMES`): the samples as they are (dense correspondences
+    and keypoints) and the same samples with keypoints only (PA-MPJPE, mm)."""
+
+    regimes: dict[str, RegimeCheck]
+    n: int
+
+    def use_lifted(self, regime: str) -> bool:
+        return self.regimes[regime].use_lifted
+
+    @property
+    def helped(self) -> tuple[str, ...]:
+        """The regimes where the lifted depths made registration more accurate."""
+        return tuple(r for r, c in self.regimes.items() if c.use_lifted)
+
     def to_dict(self) -> dict:
-        return {"pa_mpjpe_2d_only_mm": self.pa_mpjpe_2d_only, "pa_mpjpe_lifted_mm": self.pa_mpjpe_lifted, "n": self.n,
-                "use_lifted": self.use_lifted}  # fmt: skip
+        return {"n": self.n, "regimes": {r: {"pa_mpjpe_2d_only_mm": c.pa_mpjpe_2d_only, "pa_mpjpe_lifted_mm": c.pa_mpjpe_lifted,
+                                             "use_lifted": c.use_lifted} for r, c in self.regimes.items()}}  # fmt: skip
 
 
 DEPTH_PRIOR_FILE = "depth_prior.json"
@@ -859,8 +928,9 @@ DEPTH_PRIOR_FILE = "depth_prior.json"
 def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: RegistrationConfig | None = None,
                       save_to: str | Path | None = None) -> DepthPriorCheck:  # fmt: skip
     """Register held-out ``samples`` (ground truth ``joints3d`` needed; never shown to the fit)
-    2D-only and with the lifter's depths from ``depths_file``; ``save_to``: a folder that gets
-    ``depth_prior.json`` (read back by :func:`use_lifted_depths`)."""
+    2D-only and with the lifter's depths from ``depths_file``, once as they are and once with
+    keypoints only (:func:`keypoints_only`); ``save_to``: a folder that gets ``depth_prior.json``
+    (read back by :func:`use_lifted_depths`)."""
     from dalnb.data.store import attach_depths
     from dalnb.io import atomic_write_json
     from dalnb.metrics import evaluate
@@ -868,23 +938,48 @@ def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: R
     if not samples or any("joints3d" not in s for s in samples):
         raise ValueError("check_depth_prior needs held-out samples with ground-truth 'joints3d'")
     plain = [{k: v for k, v in s.items() if k not in ("keypoints_depth", "keypoints_depth_mask")} for s in samples]
-    r2d = evaluate(body, register(body, plain, cfg), plain)
-    rl = evaluate(body, register(body, attach_depths(plain, depths_file), cfg), plain)
-    check = DepthPriorCheck(r2d["pa_mpjpe_mm"], rl["pa_mpjpe_mm"], len(samples))
+    regimes = {}
+    for regime, ss in (("dense", plain), ("keypoints_only", [keypoints_only(s) for s in plain])):
+        r2d = evaluate(body, register(body, ss, cfg), ss)["pa_mpjpe_mm"]
+        rl = evaluate(body, register(body, attach_depths(ss, depths_file), cfg), ss)["pa_mpjpe_mm"]
+        regimes[regime] = RegimeCheck(r2d, rl)
+    check = DepthPriorCheck(regimes, len(samples))
     if save_to is not None:
         atomic_write_json(Path(save_to) / DEPTH_PRIOR_FILE, check.to_dict())
     return check
 
 
-def use_lifted_depths(folder: str | Path) -> bool:
-    """The decision saved by :func:`check_depth_prior` in ``folder``; True (the paper's setting)
-    when no check was saved."""
+def use_lifted_depths(folder: str | Path, regime: str = "dense") -> bool:
+    """The decision saved by :func:`check_depth_prior` in ``folder`` for ``regime``; True (the
+    paper's setting) when no check was saved."""
     import json
 
+    if regime not in REGIMES:
+        raise ValueError(f"regime: expected one of {REGIMES}, got {regime!r}")
     path = Path(folder) / DEPTH_PRIOR_FILE
     if not path.exists():
         return True
     try:
-        return bool(json.loads(path.read_text())["use_lifted"])
-    except (ValueError, KeyError) as e:
-        raise ValueError(f"{path}: not a depth-prior check ({e})") from e
+        return bool(json.loads(path.read_text())["regimes"][regime]["use_lifted"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a depth-prior check ({type(e).__name__}: {e})") from e
+
+
+def lifted_depth_regimes(folder: str | Path) -> tuple[str, ...]:
+    """The regimes whose samples get the lifted depths, by the check saved in ``folder``."""
+    return tuple(r for r in REGIMES if use_lifted_depths(folder, r))
+
+
+def attach_lifted_depths(samples: list[dict], depths_file: str | Path, regimes: tuple[str, ...] = REGIMES) -> list[dict]:
+    """``keypoints_depth`` from ``depths_file`` (by sample_id) on the samples whose
+    :func:`depth_regime` is in ``regimes``; the others are returned unchanged."""
+    from dalnb.data.store import attach_depths
+
+    bad = set(regimes) - set(REGIMES)
+    if bad:
+        raise ValueError(f"regimes: expected a subset of {REGIMES}, got {sorted(bad)}")
+    idx = [i for i, s in enumerate(samples) if depth_regime(s) in regimes]
+    out = list(samples)
+    for i, s in zip(idx, attach_depths([samples[i] for i in idx], depths_file)):
+        out[i] = s
+    return out

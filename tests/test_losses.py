@@ -1,6 +1,8 @@
 """Loss terms: known values, zero at the optimum, gradients (float64 gradcheck)."""
 import math
 
+import numpy as np
+import pytest
 import torch
 
 from dalnb import losses as L
@@ -72,3 +74,60 @@ def test_silhouette_zero_inside_mask():
     inside = torch.tensor([[[-0.5, 0.0]]])
     outside = torch.tensor([[[0.7, 0.0]]])
     assert float(L.silhouette_loss(inside, dist)) == 0 and float(L.silhouette_loss(outside, dist)) > 0.5
+
+
+def test_robust_silhouette_caps_what_an_occluder_hides():
+    """With the Geman-McClure kernel a point far outside the mask (behind an occluder) costs at
+    most sigma^2 and pulls less than a point just outside; squares pull it hardest."""
+    dist = torch.linspace(0, 1, 64).expand(1, 1, 8, 64).contiguous()  # distance grows to the right
+    near = torch.tensor([[[-0.8, 0.0]]], requires_grad=True)
+    far = torch.tensor([[[0.9, 0.0]]], requires_grad=True)
+    g = lambda p, s: torch.autograd.grad(L.silhouette_loss(p, dist, robust_sigma=s).sum(), p)[0][..., 0].abs().item()  # noqa: E731
+    assert float(L.silhouette_loss(far.detach(), dist, robust_sigma=0.05)) <= 0.05**2
+    assert g(far, 0.05) < g(near, 0.05) and g(far, None) > g(near, None)
+
+
+def test_coverage_loss_wants_the_mask_covered_not_the_body_inside():
+    """Zero when every mask pixel has a surface point on it; positive when half the mask is
+    uncovered; unchanged by extra surface points outside the mask (what an occluder hides);
+    finite gradients where points coincide; padding (weight 0) ignored."""
+    g = torch.stack(torch.meshgrid(torch.linspace(0, 1, 6), torch.linspace(0, 1, 6), indexing="ij"), -1).reshape(1, -1, 2).double()
+    w = torch.ones(1, g.shape[1], dtype=torch.float64)
+    assert float(L.coverage_loss(g, g, w)) == 0
+    half = g[:, g[0, :, 0] < 0.5]
+    assert float(L.coverage_loss(half, g, w)) > 0.01
+    extra = torch.cat([g, g + 5.0], 1)  # the same body plus points far outside the mask
+    assert float(L.coverage_loss(extra, g, w)) == 0
+    p = g.clone().requires_grad_(True)
+    (gr,) = torch.autograd.grad(L.coverage_loss(p, g, w, 0.1), p)
+    assert torch.isfinite(gr).all()
+    pad = torch.cat([g, torch.full((1, 1, 2), 9.0, dtype=torch.float64)], 1)
+    assert float(L.coverage_loss(g, pad, torch.cat([w, torch.zeros(1, 1, dtype=torch.float64)], 1))) == 0
+
+
+def test_vertex_areas_against_trimesh(body):
+    import trimesh
+
+    from dalnb.mesh_io import vertex_areas
+
+    v, f = body.data.vertices, body.data.faces
+    a = vertex_areas(v, f)
+    m = trimesh.Trimesh(v, f, process=False)
+    ref = np.zeros(len(v))
+    np.add.at(ref, f.ravel(), np.repeat(m.area_faces / 3, 3))
+    assert np.allclose(a, ref) and np.isclose(a.sum(), m.area)
+    with pytest.raises(ValueError, match="expected"):
+        vertex_areas(v[:, :2], f)
+
+
+def test_nearest_points_against_scipy():
+    from scipy.spatial import cKDTree
+
+    g = torch.Generator().manual_seed(0)
+    q, p = torch.rand(3, 40, 2, generator=g, dtype=torch.float64), torch.rand(3, 70, 2, generator=g, dtype=torch.float64)
+    near = L.nearest_points(q, p)
+    for b in range(3):
+        assert np.array_equal(near[b].numpy(), cKDTree(p[b].numpy()).query(q[b].numpy())[1])
+    # given the nearest samples, the coverage loss is the one it computes itself
+    w = torch.ones(3, 40, dtype=torch.float64)
+    assert torch.equal(L.coverage_loss(p, q, w, 0.1, near), L.coverage_loss(p, q, w, 0.1))

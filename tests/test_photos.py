@@ -24,6 +24,31 @@ def test_fit_real_photos_reports_keypoint_error(tmp_path):
         assert r.status == "ok" or r.status == "no person detected" or r.status.startswith("nothing usable")
 
 
+def test_lifted_depths_reach_photo_fits_only_in_chosen_regimes(tmp_path):
+    """With a lifter, the photos (keypoints and mask only: the 'keypoints_only' regime) are
+    registered with its depths as the soft prior, and their fitted depths move toward them; with
+    the prior kept to the dense regime they are not."""
+    from dalnb.data.synth import SynthConfig, keypoints_only
+    from dalnb.lifter import LifterConfig, lift_depths, train_lifter
+
+    pool = keypoints_only(256, (0, 5), SynthConfig(image_size=64, anny_fraction=0.0))["keypoints2d"]
+    lifter = train_lifter(pool, LifterConfig(steps=30, hidden=64, batch=32, device="cpu"))
+    photos = sorted(shared_data("06_person_photos").glob("*.jpg"))[:3]
+    with_prior = fit_photos(photos, tmp_path / "a", lifter=lifter, depth_regimes=("keypoints_only",))
+    without = fit_photos(photos, tmp_path / "b", lifter=lifter, depth_regimes=("dense",))
+    det = detect(photos, tmp_path / "a")
+    pairs = [(a, b) for a, b in zip(with_prior, without) if a.status == "ok" and b.status == "ok"]
+    assert len(pairs) >= 2
+    for a, b in pairs:
+        assert a.depth_prior and not b.depth_prior
+        kp = det[a.path]["keypoints2d"].copy()
+        kp[:, 2] = kp[:, 2] >= 0.5
+        target = lift_depths(lifter, kp[None])[0]
+        ok = np.isfinite(target)
+        gap = lambda r: np.abs(r.keypoints_depth[ok] - target[ok]).mean()  # noqa: E731
+        assert gap(a) < gap(b), (a.path, gap(a), gap(b))
+
+
 def test_detector_output_is_coco_ordered(tmp_path):
     p = shared_data("05_keypoints_coco_mpii") / "coco" / "000000000785.jpg"
     d = detect([p], tmp_path)[str(p)]

@@ -211,23 +211,47 @@ def test_perspective_strength_follows_the_camera_distance(body):
 
 
 def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_path):
-    """Notebook 03's gate: exact depths make the fits better (kept); the same depths with the
-    wrong sign make them worse (dropped). The decision round-trips through depth_prior.json."""
+    """Notebook 03's gate, per regime (dense points + keypoints, keypoints only): exact depths make
+    the fits better (kept); the same depths with the wrong sign make them worse (dropped). The
+    decision round-trips through depth_prior.json and picks which samples get the depths."""
     from dalnb.io import atomic_write_npz
-    from dalnb.registration import DEPTH_PRIOR_FILE, check_depth_prior, use_lifted_depths
+    from dalnb.registration import (
+        DEPTH_PRIOR_FILE,
+        REGIMES,
+        attach_lifted_depths,
+        check_depth_prior,
+        depth_regime,
+        keypoints_only,
+        lifted_depth_regimes,  # fmt: skip
+        use_lifted_depths,
+    )
 
     ids = np.array([s["sample_id"] for s in easy])
     gt = np.stack([s["gt_keypoints_depth"] for s in easy])
     atomic_write_npz(tmp_path / "exact.npz", {"sample_id": ids, "keypoints_depth": gt})
     atomic_write_npz(tmp_path / "flipped.npz", {"sample_id": ids, "keypoints_depth": -gt})
     cfg = RegistrationConfig.with_iters(80)
-    assert use_lifted_depths(tmp_path)  # nothing measured yet: the paper's setting
+    assert use_lifted_depths(tmp_path) and lifted_depth_regimes(tmp_path) == REGIMES  # nothing measured yet: the paper's setting
     good = check_depth_prior(body, easy, tmp_path / "exact.npz", cfg, save_to=tmp_path)
-    assert good.use_lifted and good.pa_mpjpe_lifted < good.pa_mpjpe_2d_only and good.n == len(easy)
-    assert use_lifted_depths(tmp_path)
+    assert good.n == len(easy) and set(good.regimes) == set(REGIMES)
+    for r, c in good.regimes.items():
+        assert c.use_lifted and c.pa_mpjpe_lifted < c.pa_mpjpe_2d_only, (r, c)
+    assert lifted_depth_regimes(tmp_path) == REGIMES
     bad = check_depth_prior(body, easy, tmp_path / "flipped.npz", cfg, save_to=tmp_path)
-    assert not bad.use_lifted and bad.pa_mpjpe_lifted > bad.pa_mpjpe_2d_only
-    assert not use_lifted_depths(tmp_path)
+    for r, c in bad.regimes.items():
+        assert not c.use_lifted and c.pa_mpjpe_lifted > c.pa_mpjpe_2d_only, (r, c)
+    assert bad.helped == () and lifted_depth_regimes(tmp_path) == () and not use_lifted_depths(tmp_path, "keypoints_only")
+    # which samples get depths: only those of the chosen regimes
+    plain = [{k: v for k, v in s.items() if k != "keypoints_depth"} for s in easy[:2]]
+    mixed = [plain[0], keypoints_only(plain[1])]
+    assert [depth_regime(s) for s in mixed] == ["dense", "keypoints_only"]
+    got = attach_lifted_depths(mixed, tmp_path / "exact.npz", ("keypoints_only",))
+    assert "keypoints_depth" not in got[0] and np.array_equal(got[1]["keypoints_depth"], gt[1])
+    assert "dense_xy" not in got[1] and "mask" in got[1] and "dense_xy" in easy[1]
+    with pytest.raises(ValueError, match="regimes"):
+        attach_lifted_depths(mixed, tmp_path / "exact.npz", ("sparse",))
+    with pytest.raises(ValueError, match="regime"):
+        use_lifted_depths(tmp_path, "sparse")
     (tmp_path / DEPTH_PRIOR_FILE).write_text("{}")
     with pytest.raises(ValueError, match="depth_prior.json"):
         use_lifted_depths(tmp_path)

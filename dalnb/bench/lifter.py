@@ -5,7 +5,8 @@ Trained on 30k synthetic 2D keypoint sets (never 3D), 6,000 steps; held-out synt
 the truth, beside the zero-depth baseline; settings without the geometric losses (the Kudo
 et al. setting), without multi-view rotations, without the cycle term and without the
 orientation prior; the Human3.6M frames in ../shared/data as a real-data check; and
-registration with lifted depths against 2D only.
+registration with lifted depths against 2D only, on images with dense points and keypoints and on the
+same images with keypoints (and the person mask) only, as MPII / LSP / a photo give them.
 """
 from __future__ import annotations
 
@@ -55,10 +56,14 @@ def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dic
 
 @register_bench("lifter")
 def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None = None, registration_check: bool = True,
-                 n_train: int = 30000, **_) -> list[dict]:  # fmt: skip
+                 n_train: int = 30000, ckpt_dir: str | None = None, **_) -> list[dict]:  # fmt: skip
+    """``ckpt_dir``: keep each setting's lifter there (``<setting>_<steps>.pt``): an interrupted run
+    resumes, and a finished one is reused (its record says so) instead of trained again."""
     from dalnb.lifter import LifterConfig, lift_3d, lift_depths, normalize_2d, train_lifter
 
     pool, kt, gt, te = lifter_data(n_train)
+    if ckpt_dir:
+        Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
     out = []
     xy, m, _ = normalize_2d(torch.as_tensor(kt))
     zero = np.concatenate([xy.numpy(), np.zeros((len(kt), 17, 1))], -1)
@@ -66,10 +71,12 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
     lifters = {}
     for name in settings:
         t0 = time.perf_counter()
-        L = train_lifter(pool, LifterConfig(steps=steps, device=device, **SETTINGS[name]))
+        ckpt = Path(ckpt_dir) / f"{name}_{steps}.pt" if ckpt_dir else None
+        reused = ckpt is not None and ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=False)["step"] >= steps
+        L = train_lifter(pool, LifterConfig(steps=steps, device=device, **SETTINGS[name]), ckpt=ckpt)
         lifters[name] = L
         out.append(emit("lifter", {"setting": name, **evaluate_lift(lift_3d(L, kt), gt, kt[..., 2]), "steps": steps, "n_train": len(pool),
-                                   "train_s": round(time.perf_counter() - t0, 1)}))  # fmt: skip
+                                   "train_s": round(time.perf_counter() - t0, 1), **({"reused_checkpoint": str(ckpt)} if reused else {})}))  # fmt: skip
     full = lifters.get("full")
     h36m = Path(__file__).resolve().parents[3] / "shared" / "data" / "03_pose3d_h36m" / "test_h36m_body3d.npz"
     if full is not None and h36m.exists():
@@ -93,25 +100,26 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         from dalnb import BodyModel
         from dalnb import metrics as M
         from dalnb.bench.registration import benchmark_samples, evaluate_fits
-        from dalnb.registration import RegistrationConfig, register
+        from dalnb.registration import RegistrationConfig, keypoints_only, register
 
         body = BodyModel.default()
-        samples = benchmark_samples(64, "c_2d_only")
-        base = register(body, samples, RegistrationConfig.with_iters(300))
-        kp = np.stack([s["keypoints2d"] for s in samples])
+        dense = benchmark_samples(64, "c_2d_only")
+        kp = np.stack([s["keypoints2d"] for s in dense])
         d = lift_depths(full, kp)
-        lifted = [dict(s, keypoints_depth=np.nan_to_num(d[i]).astype(np.float32), keypoints_depth_mask=np.isfinite(d[i]).astype(np.float32))
-                  for i, s in enumerate(samples)]  # fmt: skip
-        fit = register(body, lifted, RegistrationConfig.with_iters(300))
         # which way each limb points in depth: the lifter's own depths against the fits' (what the prior could fix)
-        gz = np.stack([s["gt_keypoints_depth"] for s in samples])
+        gz = np.stack([s["gt_keypoints_depth"] for s in dense])
         signs = lambda z: M.limb_depth_sign_accuracy(z, gz)  # noqa: E731
         fz = lambda f: body.keypoints(f.vertices, "coco17")[..., 2].numpy()  # noqa: E731
         acc = signs(d)
         out.append(emit("lifter", {"setting": "lifted_depths_limb_signs", "limb_depth_sign_accuracy": acc,
-                                   "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))), "n": len(samples)}))  # fmt: skip
-        for name, f in (("registration_2d_only", base), ("registration_with_lifted_depths", fit)):
-            acc = signs(fz(f))
-            out.append(emit("lifter", {"setting": name, **evaluate_fits(body, f, samples), "limb_depth_sign_accuracy": acc,
-                                       "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values())))}))  # fmt: skip
+                                   "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))), "n": len(dense)}))  # fmt: skip
+        # two regimes: dense points + keypoints (DensePose-like), and the same images with keypoints (and mask) only
+        for prefix, samples in (("registration", dense), ("registration_keypoints_only", [keypoints_only(s) for s in dense])):
+            lifted = [dict(s, keypoints_depth=np.nan_to_num(d[i]).astype(np.float32), keypoints_depth_mask=np.isfinite(d[i]).astype(np.float32))
+                      for i, s in enumerate(samples)]  # fmt: skip
+            for name, ss in (("2d_only", samples), ("with_lifted_depths", lifted)):
+                f = register(body, ss, RegistrationConfig.with_iters(300))
+                acc = signs(fz(f))
+                out.append(emit("lifter", {"setting": f"{prefix}_{name}", **evaluate_fits(body, f, samples), "limb_depth_sign_accuracy": acc,
+                                           "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values())))}))  # fmt: skip
     return out

@@ -20,6 +20,10 @@ from dalnb.body.skinning import blend_skin_subset, pose_points, skin_basis, tran
 from dalnb.body.template import TemplateData, load_template
 from dalnb.checks import check_finite, check_float, check_shape
 
+__all__ = ["BodyModel", "BodyOutput"]
+
+KEYPOINT_SETS = {"coco17": sk.COCO17, "coco23": sk.COCO23, "h36m17": sk.H36M17, "joints24": sk.JOINT_NAMES}
+
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     """A concrete device ("cuda" -> "cuda:<current>"), so that it compares equal to a tensor's."""
@@ -27,10 +31,6 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", torch.cuda.current_device())
     return dev
-
-__all__ = ["BodyModel", "BodyOutput"]
-
-KEYPOINT_SETS = {"coco17": sk.COCO17, "coco23": sk.COCO23, "h36m17": sk.H36M17, "joints24": sk.JOINT_NAMES}
 
 
 @dataclass

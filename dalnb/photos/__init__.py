@@ -42,6 +42,8 @@ class PhotoFit:
     mesh_path: str | None = None
     overlay_path: str | None = None
     n_keypoints: int = 0
+    depth_prior: bool = False  # whether the lifter's depths were its soft depth prior
+    keypoints_depth: np.ndarray | None = None  # (17,) the fitted keypoints' depths (metres, hip midpoint 0)
 
 
 def mediapipe_python() -> str | None:
@@ -85,12 +87,16 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, regressor=None) -> list[PhotoFit]:
+def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, regressor=None, lifter=None,
+               depth_regimes: tuple[str, ...] = ("dense", "keypoints_only"), min_confidence: float = 0.5) -> list[PhotoFit]:  # fmt: skip
     """Fit the template to photos. Per photo, in out_dir: ``<stem>_fit.npz`` (fit schema),
     ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
     and ``keypoint_error_px``. ``iuv``: optional {photo path: DensePose IUV png} for dense points.
     ``regressor``: a trained ``Regressor`` whose prediction (on a crop around the detected
     keypoints) starts registration, which then refines it (notebook 05); else the rest pose.
+    ``lifter``: notebook 02's lifter; its depths (lifted from the keypoints MediaPipe is at least
+    ``min_confidence`` sure of) are the soft depth prior on the photos whose regime (dense points
+    from ``iuv`` or keypoints only) is in ``depth_regimes`` (notebook 03 measures where they help).
     """
     import torch
     from PIL import Image
@@ -122,6 +128,16 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
                 s.update({k: best[k] for k in ("dense_xy", "dense_iuv", "dense_uv_space")})
         samples.append(s)
     cfg = cfg or RegistrationConfig()
+    if lifter is not None:
+        from dalnb.lifter import lift_depths
+        from dalnb.registration import depth_regime
+
+        for p, s in zip(paths, samples):
+            kp = s["keypoints2d"].copy()
+            kp[:, 2] = (kp[:, 2] >= min_confidence).astype(np.float32)
+            if dets[p]["found"] and depth_regime(s) in depth_regimes and kp[:, 2].sum() >= 8:
+                z = lift_depths(lifter, kp[None])[0]
+                s["keypoints_depth"], s["keypoints_depth_mask"] = np.nan_to_num(z).astype(np.float32), np.isfinite(z).astype(np.float32)
     init = None
     if regressor is not None:
         from dalnb.body.camera import FACING_CAMERA
@@ -143,8 +159,10 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
         status = str(fits.status[i]) if dets[p]["found"] else "no person detected"
         conf = s["keypoints2d"][:, 2] > 0.5
         err = float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean()) if conf.any() and status == "ok" else float("nan")
-        r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()))
+        r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()), depth_prior="keypoints_depth" in s)
         if status == "ok":
+            z = body.keypoints(fits.vertices[i : i + 1], "coco17")[0, :, 2].numpy()
+            r.keypoints_depth = z - z[[11, 12]].mean()
             one = fits.take(i)
             r.fit_path = str(save_fits(out_dir / f"{stem}_fit.npz", one))
             r.mesh_path = str(export_mesh(out_dir / f"{stem}.obj", fits.vertices[i], body.faces))
