@@ -129,6 +129,31 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def earlier_results(out_dir: Path, results: list[NotebookResult], notebooks_dir: Path = NOTEBOOKS) -> list[NotebookResult]:
+    """``results`` plus the chain's notebooks executed into ``out_dir`` by an earlier run (``--only``
+    re-runs some; the index must still link all), with status and duration from papermill's metadata."""
+    import json
+
+    done = {r.name: r for r in results}
+    out = []
+    for src in list_notebooks(None, notebooks_dir):
+        if src.stem in done:
+            out.append(done[src.stem])
+            continue
+        ipynb = out_dir / src.name
+        if not ipynb.exists():
+            continue
+        try:
+            pm = json.loads(ipynb.read_text())["metadata"]["papermill"]
+        except (ValueError, KeyError) as e:
+            raise PipelineError(f"{ipynb}: not an executed notebook ({type(e).__name__}: {e})") from e
+        failed = bool(pm.get("exception"))
+        html_path = ipynb.with_suffix(".html")
+        out.append(NotebookResult(src.stem, "failed" if failed else "ok", float(pm.get("duration") or 0.0), ipynb,
+                                  html_path if html_path.exists() else None, "earlier run" if failed else ""))  # fmt: skip
+    return out
+
+
 def write_index(out_dir: Path, results: list[NotebookResult], preset: str, run_dir: Path) -> Path:
     from dalnb.bench import machine
 
@@ -180,9 +205,9 @@ def run_pipeline(preset: str, run_dir: Path, reports: Path | None = None, only: 
         results.append(r)
         log.info("%s: %s in %.1f s", src.name, r.status, r.seconds)
         if r.status != "ok":
-            write_index(out_dir, results, preset, run_dir)
+            write_index(out_dir, earlier_results(out_dir, results, notebooks_dir), preset, run_dir)
             raise PipelineError(f"notebook {src.name} failed at {r.error} (see {r.ipynb})")
-    write_index(out_dir, results, preset, run_dir)
+    write_index(out_dir, earlier_results(out_dir, results, notebooks_dir), preset, run_dir)
     return results
 
 

@@ -165,3 +165,16 @@ def test_reference_study_renders_offline():
     for nb in ("01_data_prep", "02_cgan", "03_registration", "04_deform_and_learn", "05_evaluation", "06_ablations"):
         assert f"href='{nb}.html'" in index and (ref / f"{nb}.html").exists(), nb
     assert check_mesh_view_offline(ref / "05_evaluation.html") == []
+
+
+def test_rerunning_some_notebooks_keeps_the_index_whole(tiny_chain):
+    """``--only 05`` re-runs one notebook; the index still links every notebook of the run
+    (the others from their executed copies, status and duration from papermill's metadata)."""
+    tmp_path, _ = tiny_chain
+    out = tmp_path / "reports" / "run"
+    again = run_pipeline("tiny", tmp_path / "run", reports=tmp_path / "reports", only=["05"])
+    assert [r.name for r in again] == ["05_evaluation"] and again[0].status == "ok"
+    index = (out / "index.html").read_text()
+    for nb in list_notebooks():
+        assert f"href='{nb.stem}.html'" in index, nb.stem
+    assert index.count("class='ok'") == len(list_notebooks())
