@@ -109,11 +109,13 @@ def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[
 
     from dalnb.registration import project  # the one projection formula (float64 here)
 
+    def t(a):  # one sample's array as a float64 batch of one
+        return torch.as_tensor(np.asarray(a, np.float64))[None]
+
     out = np.full(len(samples), np.nan)
     for i, s in enumerate(samples):
         if not len(s.get("dense_xy", [])):
             continue
-        t = lambda a: torch.as_tensor(np.asarray(a, np.float64))[None]  # noqa: E731
         xy = np.asarray(s["dense_xy"], np.float64)
         if perspective is None:
             proj = project(t(vertices[i]), t(camera[i]))[0].numpy()

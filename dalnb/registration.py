@@ -44,7 +44,7 @@ from dalnb.mesh_io import vertex_areas
 log = logging.getLogger(__name__)
 
 __all__ = ["PARAM_SLICES", "adam_step", "project", "Stage", "RegistrationConfig", "FitResult", "register", "prepare_batch", "save_fits", "load_fits", "register_folder", "DEFAULT_WEIGHTS",
-           "REGIMES", "depth_regime", "keypoints_only", "RegimeCheck", "DepthPriorCheck", "check_depth_prior", "use_lifted_depths",
+           "REGIMES", "depth_regime", "without_dense", "RegimeCheck", "DepthPriorCheck", "check_depth_prior", "use_lifted_depths",
            "lifted_depth_regimes", "attach_lifted_depths"]
 
 TERMS = ("dense", "part_dense", "keypoints", "keypoint_depth", "silhouette", "scale_smooth", "scale_prior",
@@ -839,7 +839,7 @@ def depth_regime(sample: dict) -> str:
     return "dense" if len(sample.get("dense_xy", [])) else "keypoints_only"
 
 
-def keypoints_only(sample: dict) -> dict:
+def without_dense(sample: dict) -> dict:
     """The sample as a keypoint-only annotation: its dense correspondences removed (keypoints, a
     person mask if it has one, and everything else kept)."""
     return {k: v for k, v in sample.items() if k not in _DENSE_KEYS}
@@ -929,7 +929,7 @@ def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: R
                       save_to: str | Path | None = None) -> DepthPriorCheck:  # fmt: skip
     """Register held-out ``samples`` (ground truth ``joints3d`` needed; never shown to the fit)
     2D-only and with the lifter's depths from ``depths_file``, once as they are and once with
-    keypoints only (:func:`keypoints_only`); ``save_to``: a folder that gets ``depth_prior.json``
+    keypoints only (:func:`without_dense`); ``save_to``: a folder that gets ``depth_prior.json``
     (read back by :func:`use_lifted_depths`)."""
     from dalnb.data.store import attach_depths
     from dalnb.io import atomic_write_json
@@ -939,7 +939,7 @@ def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: R
         raise ValueError("check_depth_prior needs held-out samples with ground-truth 'joints3d'")
     plain = [{k: v for k, v in s.items() if k not in ("keypoints_depth", "keypoints_depth_mask")} for s in samples]
     regimes = {}
-    for regime, ss in (("dense", plain), ("keypoints_only", [keypoints_only(s) for s in plain])):
+    for regime, ss in (("dense", plain), ("keypoints_only", [without_dense(s) for s in plain])):
         r2d = evaluate(body, register(body, ss, cfg), ss)["pa_mpjpe_mm"]
         rl = evaluate(body, register(body, attach_depths(ss, depths_file), cfg), ss)["pa_mpjpe_mm"]
         regimes[regime] = RegimeCheck(r2d, rl)

@@ -221,9 +221,9 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
         attach_lifted_depths,
         check_depth_prior,
         depth_regime,
-        keypoints_only,
         lifted_depth_regimes,  # fmt: skip
         use_lifted_depths,
+        without_dense,
     )
 
     ids = np.array([s["sample_id"] for s in easy])
@@ -243,7 +243,7 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     assert bad.helped == () and lifted_depth_regimes(tmp_path) == () and not use_lifted_depths(tmp_path, "keypoints_only")
     # which samples get depths: only those of the chosen regimes
     plain = [{k: v for k, v in s.items() if k != "keypoints_depth"} for s in easy[:2]]
-    mixed = [plain[0], keypoints_only(plain[1])]
+    mixed = [plain[0], without_dense(plain[1])]
     assert [depth_regime(s) for s in mixed] == ["dense", "keypoints_only"]
     got = attach_lifted_depths(mixed, tmp_path / "exact.npz", ("keypoints_only",))
     assert "keypoints_depth" not in got[0] and np.array_equal(got[1]["keypoints_depth"], gt[1])

@@ -100,7 +100,7 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         from dalnb import BodyModel
         from dalnb import metrics as M
         from dalnb.bench.registration import benchmark_samples, evaluate_fits
-        from dalnb.registration import RegistrationConfig, keypoints_only, register
+        from dalnb.registration import RegistrationConfig, register, without_dense
 
         body = BodyModel.default()
         dense = benchmark_samples(64, "c_2d_only")
@@ -114,7 +114,7 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         out.append(emit("lifter", {"setting": "lifted_depths_limb_signs", "limb_depth_sign_accuracy": acc,
                                    "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))), "n": len(dense)}))  # fmt: skip
         # two regimes: dense points + keypoints (DensePose-like), and the same images with keypoints (and mask) only
-        for prefix, samples in (("registration", dense), ("registration_keypoints_only", [keypoints_only(s) for s in dense])):
+        for prefix, samples in (("registration", dense), ("registration_keypoints_only", [without_dense(s) for s in dense])):
             lifted = [dict(s, keypoints_depth=np.nan_to_num(d[i]).astype(np.float32), keypoints_depth_mask=np.isfinite(d[i]).astype(np.float32))
                       for i, s in enumerate(samples)]  # fmt: skip
             for name, ss in (("2d_only", samples), ("with_lifted_depths", lifted)):

@@ -132,12 +132,12 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
         from dalnb.lifter import lift_depths
         from dalnb.registration import depth_regime
 
-        for p, s in zip(paths, samples):
-            kp = s["keypoints2d"].copy()
-            kp[:, 2] = (kp[:, 2] >= min_confidence).astype(np.float32)
-            if dets[p]["found"] and depth_regime(s) in depth_regimes and kp[:, 2].sum() >= 8:
-                z = lift_depths(lifter, kp[None])[0]
-                s["keypoints_depth"], s["keypoints_depth_mask"] = np.nan_to_num(z).astype(np.float32), np.isfinite(z).astype(np.float32)
+        kps = np.stack([s["keypoints2d"] for s in samples])
+        kps[..., 2] = (kps[..., 2] >= min_confidence).astype(np.float32)
+        chosen = [i for i, (p, s) in enumerate(zip(paths, samples)) if dets[p]["found"] and depth_regime(s) in depth_regimes and kps[i, :, 2].sum() >= 8]
+        if chosen:
+            for i, z in zip(chosen, lift_depths(lifter, kps[chosen])):
+                samples[i]["keypoints_depth"], samples[i]["keypoints_depth_mask"] = np.nan_to_num(z).astype(np.float32), np.isfinite(z).astype(np.float32)
     init = None
     if regressor is not None:
         from dalnb.body.camera import FACING_CAMERA
