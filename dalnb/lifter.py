@@ -221,6 +221,7 @@ class Lifter:
     cfg: LifterConfig
     torso_m: float
     history: dict[str, list] = field(default_factory=dict)
+    resumed_at: int = 0  # the step ``train_lifter`` resumed from (its checkpoint's); = cfg.steps when nothing was left to train
 
     def lift(self, keypoints2d: torch.Tensor | np.ndarray) -> np.ndarray:
         return lift_depths(self, keypoints2d)
@@ -328,7 +329,7 @@ def train_lifter(pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str 
             atomic_torch_save(ckpt, {"G": G.state_dict(), "D": D.state_dict(), "oG": oG.state_dict(), "oD": oD.state_dict(), "step": step + 1,
                          "history": history, "rng": g.get_state(), "cfg": cfg.to_dict()})  # fmt: skip
     G.eval()
-    return Lifter(G, cfg, template_torso_m(), history)
+    return Lifter(G, cfg, template_torso_m(), history, resumed_at=start)
 
 
 def load_lifter(path: str | Path, device: str = "cpu") -> Lifter:

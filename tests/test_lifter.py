@@ -83,6 +83,9 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
     for a, b in zip(ref.gen.state_dict().values(), res.gen.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
     assert len(res.history["g_total"]) == 10
+    assert ref.resumed_at == 0 and res.resumed_at == 5
+    again = train_lifter(pool, LifterConfig(steps=10, **cfg), ckpt=tmp_path / "l.pt")  # finished: nothing left to train
+    assert again.resumed_at == 10 and len(again.history["g_total"]) == 10
 
 
 def test_test_time_flip_makes_the_lift_mirror_equivariant(template_kp):

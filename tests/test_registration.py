@@ -161,9 +161,10 @@ def test_headings_around_a_given_start(body, easy):
     assert e_with < e_good + 0.01 and e_without > e_with + 0.02, (e_good, e_with, e_without)
 
 
-def test_adam_step_matches_torch_adam():
-    """The loop's Adam on parameter rows is torch.optim.Adam, per-column learning rates and
-    frozen rows included."""
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.9, 0.8)])
+def test_adam_step_matches_torch_adam(betas):
+    """The loop's Adam on parameter rows is torch.optim.Adam, per-column learning rates, frozen
+    rows and the registration's own betas (``RegistrationConfig.adam_betas``) included."""
     from dalnb.registration import adam_step
 
     g = torch.Generator().manual_seed(0)
@@ -172,10 +173,10 @@ def test_adam_step_matches_torch_adam():
     rows = torch.tensor([True, True, False, True, True])
     ours, m, v = p0.clone(), torch.zeros(5, 7), torch.zeros(5, 7)
     ref = [p0[:, :3].clone().requires_grad_(), p0[:, 3:5].clone().requires_grad_(), p0[:, 6:].clone().requires_grad_()]
-    opt = torch.optim.Adam([{"params": [ref[0]], "lr": 0.1}, {"params": [ref[1]], "lr": 0.02}, {"params": [ref[2]], "lr": 0.3}])
+    opt = torch.optim.Adam([{"params": [ref[0]], "lr": 0.1}, {"params": [ref[1]], "lr": 0.02}, {"params": [ref[2]], "lr": 0.3}], betas=betas)
     for k in range(1, 6):
         grad = torch.randn(5, 7, generator=g)
-        adam_step(ours, grad, m, v, k, lr, torch.ones(5, dtype=torch.bool))
+        adam_step(ours, grad, m, v, k, lr, torch.ones(5, dtype=torch.bool), betas=betas)
         for r, sl in zip(ref, (slice(0, 3), slice(3, 5), slice(6, 7))):
             r.grad = grad[:, sl].clone()
         opt.step()
@@ -184,8 +185,17 @@ def test_adam_step_matches_torch_adam():
     torch.testing.assert_close(ours[:, 6:], ref[2].detach())
     assert torch.equal(ours[:, 5], p0[:, 5])  # lr 0: untouched
     before = ours.clone()
-    adam_step(ours, torch.randn(5, 7, generator=g), m, v, 6, lr, rows)
+    adam_step(ours, torch.randn(5, 7, generator=g), m, v, 6, lr, rows, betas=betas)
     assert torch.equal(ours[2], before[2]) and not torch.equal(ours[0], before[0])
+
+
+def test_adam_betas_are_checked():
+    from dalnb.registration import RegistrationConfig
+
+    assert RegistrationConfig().adam_betas == (0.9, 0.8)
+    for bad in ((0.9, 1.0), (0.9,), (-0.1, 0.9)):
+        with pytest.raises(ValueError, match="adam_betas"):
+            RegistrationConfig(adam_betas=bad)
 
 
 def test_perspective_strength_follows_the_camera_distance(body):

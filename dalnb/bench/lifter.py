@@ -72,8 +72,8 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
     for name in settings:
         t0 = time.perf_counter()
         ckpt = Path(ckpt_dir) / f"{name}_{steps}.pt" if ckpt_dir else None
-        reused = ckpt is not None and ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=False)["step"] >= steps
         L = train_lifter(pool, LifterConfig(steps=steps, device=device, **SETTINGS[name]), ckpt=ckpt)
+        reused = L.resumed_at >= steps
         lifters[name] = L
         out.append(emit("lifter", {"setting": name, **evaluate_lift(lift_3d(L, kt), gt, kt[..., 2]), "steps": steps, "n_train": len(pool),
                                    "train_s": round(time.perf_counter() - t0, 1), **({"reused_checkpoint": str(ckpt)} if reused else {})}))  # fmt: skip
