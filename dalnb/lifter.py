@@ -43,7 +43,7 @@ BONES = [*COCO_LIMBS.values()] + [(_i(a), _i(b)) for a, b in [
 ]]  # fmt: skip
 SYMMETRIC = [(0, 2), (1, 3), (4, 6), (5, 7), (8, 9)]  # pairs of indices into BONES
 #: each COCO-17 keypoint's mirror image (left <-> right)
-MIRROR = [_i(n.replace("left", "_r_").replace("right", "left").replace("_r_", "right")) for n in sk.COCO17]
+MIRROR = sk.mirror_index(sk.COCO17)
 
 
 class DegenerateInput(ValueError):

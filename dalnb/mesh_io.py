@@ -7,7 +7,7 @@ import numpy as np
 
 from dalnb.io import atomic_write_bytes
 
-__all__ = ["export_mesh", "vertex_areas"]
+__all__ = ["export_mesh", "vertex_areas", "mirror_vertex_map"]
 FORMATS = (".obj", ".ply", ".glb")
 
 
@@ -39,3 +39,15 @@ def vertex_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     out = np.zeros(len(v))
     np.add.at(out, f.ravel(), np.repeat(a / 3, 3))
     return out
+
+
+def mirror_vertex_map(vertices: np.ndarray, tol: float = 1e-4) -> np.ndarray:
+    """(V, 3) rest vertices, left/right symmetric about x = 0 -> (V,) index of each vertex's
+    mirror image. Raises when some vertex has no mirror within ``tol`` metres."""
+    from scipy.spatial import cKDTree
+
+    v = np.asarray(vertices, np.float64)
+    d, idx = cKDTree(v).query(v * [-1.0, 1.0, 1.0])
+    if d.max() > tol:
+        raise ValueError(f"mirror_vertex_map: expected a mesh symmetric about x = 0 within {tol} m, got a vertex {d.max():.4g} m from any mirror image")
+    return idx

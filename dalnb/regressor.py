@@ -28,9 +28,10 @@ from torch import nn
 from dalnb import rotations as rot
 from dalnb.body import skeleton as sk
 from dalnb.body.camera import FACING_CAMERA
+from dalnb.mesh_io import mirror_vertex_map
 
 __all__ = ["RegressorConfig", "Regressor", "ParamLayout", "Prediction", "fits_to_params", "params_to_body",
-           "regressor_loss", "images_to_tensor"]  # fmt: skip
+           "regressor_loss", "images_to_tensor", "mirror_params", "Mirror"]  # fmt: skip
 
 N_JOINTS = len(sk.JOINT_NAMES)  # 24
 
@@ -109,6 +110,49 @@ def fits_to_params(pose: torch.Tensor, segment_scales: torch.Tensor, rotation: t
     q = torch.where(q[..., 3:] < 0, -q, q)  # w >= 0: one of the two signs, fixed
     cam = torch.stack([torch.log(camera[:, 0].clamp_min(1e-6) / S), camera[:, 1] / S - 0.5, camera[:, 2] / S - 0.5], 1)
     return Prediction(q, torch.log(segment_scales.float()), rotation.float().reshape(-1, 9), cam.float())
+
+
+def mirror_params(params: torch.Tensor) -> torch.Tensor:
+    """(B, D) parameters -> those of the same body mirrored in the image (x -> -x), with
+    M = diag(-1, 1, 1): each joint takes its mirror joint's rotation M R M (quaternion
+    (x, y, z, w) -> (x, -y, -z, w)) and segment scales, the global rotation becomes M R M and the
+    camera's tx (crop-centred) changes sign. Exact for a template symmetric about x = 0."""
+    p = Prediction.from_flat(params)
+    jm = torch.as_tensor(sk.mirror_index(), device=params.device)
+    flip = torch.tensor([1.0, -1.0, -1.0, 1.0], device=params.device, dtype=params.dtype)
+    quat = p.quat[:, jm[1:] - 1] * flip
+    M = torch.diag(torch.tensor([-1.0, 1.0, 1.0], device=params.device, dtype=params.dtype))
+    rot9 = (M @ p.rot9.reshape(-1, 3, 3) @ M).reshape(-1, 9)
+    cam = p.camera * torch.tensor([1.0, -1.0, 1.0], device=params.device, dtype=params.dtype)
+    return Prediction(quat, p.log_scales[:, jm], rot9, cam).flat()
+
+
+@dataclass
+class Mirror:
+    """What mirroring a training batch needs: the template's vertex map and the COCO-17 swap."""
+
+    vertex_map: torch.Tensor  # (V,)
+    keypoint_map: torch.Tensor  # (17,)
+
+    @classmethod
+    def of(cls, body) -> Mirror:
+        return cls(torch.as_tensor(mirror_vertex_map(body.data.vertices)), torch.as_tensor(sk.mirror_index(sk.COCO17)))
+
+    def batch(self, images: torch.Tensor, target: torch.Tensor | None, dense_vertex: torch.Tensor, dense_xy: torch.Tensor,
+              keypoints: torch.Tensor, which: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Mirror the samples where ``which`` (B,) is true: images (B, C, S, S) flipped left to
+        right, targets by ``mirror_params``, dense points (crop-normalised xy, centred) x -> -x on
+        the mirror vertex, keypoints (B, 17, 3) x -> -x with left and right swapped."""
+        w = which.to(images.device)
+        images = torch.where(w[:, None, None, None], images.flip(-1), images)
+        if target is not None:
+            target = torch.where(w[:, None], mirror_params(target), target)
+        sign = torch.tensor([-1.0, 1.0], device=dense_xy.device, dtype=dense_xy.dtype)
+        dense_vertex = torch.where(w[:, None], self.vertex_map.to(dense_vertex.device)[dense_vertex], dense_vertex)
+        dense_xy = torch.where(w[:, None, None], dense_xy * sign, dense_xy)
+        kp_m = keypoints[:, self.keypoint_map.to(keypoints.device)] * torch.tensor([-1.0, 1.0, 1.0], device=keypoints.device, dtype=keypoints.dtype)
+        keypoints = torch.where(w[:, None, None], kp_m, keypoints)
+        return images, target, dense_vertex, dense_xy, keypoints
 
 
 def params_to_body(body, p: Prediction, vertex_ids: torch.Tensor | None = None):

@@ -120,6 +120,22 @@ def test_vertex_areas_against_trimesh(body):
         vertex_areas(v[:, :2], f)
 
 
+def test_mirror_vertex_map_of_the_template(body):
+    """The template is left/right symmetric: each vertex's mirror image is a vertex (to 0.1 mm),
+    the map is an involution that swaps the left and right segments; an asymmetric mesh is refused."""
+    from dalnb.body import skeleton as sk
+    from dalnb.mesh_io import mirror_vertex_map
+
+    v = body.data.vertices
+    m = mirror_vertex_map(v)
+    assert np.array_equal(m[m], np.arange(len(v)))
+    assert np.abs(v[m] * [-1, 1, 1] - v).max() < 1e-4
+    seg = body.data.skin_weights.argmax(1)
+    assert np.array_equal(np.asarray(sk.mirror_index())[seg], seg[m])
+    with pytest.raises(ValueError, match="symmetric"):
+        mirror_vertex_map(v + np.array([0.01, 0, 0]) * (v[:, :1] > 0))
+
+
 def test_nearest_points_against_scipy():
     from scipy.spatial import cKDTree
 

@@ -12,11 +12,13 @@ from dalnb.data.synth import SynthConfig, make_samples
 from dalnb.registration import RegistrationConfig, register
 from dalnb.regressor import (
     LAYOUT,
+    Mirror,
     Prediction,
     Regressor,
     RegressorConfig,
     fits_to_params,
     mean_params,
+    mirror_params,
     params_to_body,
     regressor_loss,
 )
@@ -89,6 +91,33 @@ def test_loss_vanishes_at_the_target(body, fits, samples):
     T2 = regressor_loss(body, tgt + 0.05 * torch.randn(tgt.shape, generator=torch.Generator().manual_seed(0)), tgt, *args)
     for k in ("params", "dense", "keypoints"):
         assert float(T2[k]) > 3 * float(T[k]), k
+
+
+def test_mirrored_batch_is_the_mirrored_body(body, fits, samples):
+    """Mirroring a training batch (TrainConfig.mirror): the mirrored target's mesh is the
+    mirror image of the fit's, vertex for vertex (the template is symmetric), it explains the
+    mirrored dense points and keypoints as well as the fit explains the originals, and
+    mirroring twice changes nothing."""
+    from dalnb.rounds import _kp_support
+
+    data = build_trainset(samples, S)
+    tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
+    mir = Mirror.of(body)
+    assert torch.equal(mir.vertex_map[mir.vertex_map], torch.arange(body.num_vertices))
+    which = torch.arange(len(samples)) % 2 == 0
+    img, t2, dv, dxy, kp = mir.batch(data.images.float(), tgt, data.dense_vertex, data.dense_xy, data.keypoints, which)
+    assert torch.equal(img[0], data.images[0].float().flip(-1)) and torch.equal(img[1], data.images[1].float())
+    torch.testing.assert_close(t2[1::2], tgt[1::2])
+    V = params_to_body(body, Prediction.from_flat(tgt)).vertices
+    Vm = params_to_body(body, Prediction.from_flat(mirror_params(tgt))).vertices
+    torch.testing.assert_close(Vm[:, mir.vertex_map], V * torch.tensor([-1.0, 1.0, 1.0]), atol=2e-5, rtol=0)
+    torch.testing.assert_close(mirror_params(mirror_params(tgt)), tgt)
+    sup, reg = _kp_support(body)
+    T0 = regressor_loss(body, tgt, tgt, data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg, RegressorConfig())
+    T1 = regressor_loss(body, t2, t2, dv, dxy, data.dense_w, kp, sup, reg, RegressorConfig())
+    assert abs(float(T1["dense"]) - float(T0["dense"])) < 1e-5 and float(T1["keypoints"]) < 2e-3
+    wrong = regressor_loss(body, tgt, tgt, dv, dxy, data.dense_w, kp, sup, reg, RegressorConfig())  # unmirrored targets
+    assert float(wrong["dense"]) > 10 * float(T1["dense"])
 
 
 def test_fit_store_accepts_only_improvements(fits):

@@ -29,10 +29,13 @@ CONFIGS = {
 
 
 def rounds_config(c: dict, device: str | None = None, seed: int = 0):
+    from dataclasses import replace
+
     from dalnb.rounds import RoundsConfig
 
     section = {k: c[k] for k in ("rounds", "epochs_per_round", "later_iters", "refine_iters", "batch", "lr", "backbone")}
-    return RoundsConfig.from_preset({**section, "n_eval": c["n_test"]}, c["image_size"], c["first_iters"], seed, device)
+    cfg = RoundsConfig.from_preset({**section, "n_eval": c["n_test"]}, c["image_size"], c["first_iters"], seed, device)
+    return replace(cfg, train=replace(cfg.train, mirror=float(c.get("mirror", 0.0))))
 
 
 @register_bench("rounds")
@@ -56,7 +59,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     train, test = load_samples(wd / "data" / "train"), load_samples(wd / "data" / "test")
     cfg = rounds_config(c, device, seed)
     base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": float(c.get("mirror", 0.0)), "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
     keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "refined_mpjpe_mm", "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err",
             "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []

@@ -87,6 +87,12 @@ PART_NAMES: dict[int, str] = {
 }  # fmt: skip
 
 
+def mirror_index(names: tuple[str, ...] = JOINT_NAMES) -> list[int]:
+    """Each name's left <-> right counterpart, as indices into ``names`` (itself for the midline)."""
+    swap = {"left": "right", "right": "left"}
+    return [names.index("_".join(swap.get(w, w) for w in n.split("_"))) for n in names]
+
+
 def joint_index(name: str, names: tuple[str, ...] = JOINT_NAMES) -> int:
     """Index of ``name`` in a named set; ValueError listing the set when unknown."""
     try:

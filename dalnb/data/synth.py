@@ -78,10 +78,9 @@ def _anny():
 @functools.lru_cache(maxsize=1)
 def _mirror_ids() -> np.ndarray:
     """(V,) the vertex nearest to each vertex's mirror image (x -> -x) in the rest template."""
-    from scipy.spatial import cKDTree
+    from dalnb.mesh_io import mirror_vertex_map
 
-    v = _body().data.vertices
-    return cKDTree(v).query(v * np.array([-1.0, 1.0, 1.0]))[1]
+    return mirror_vertex_map(_body().data.vertices)
 
 
 @functools.lru_cache(maxsize=1)
