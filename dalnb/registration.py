@@ -521,7 +521,8 @@ class _Problem:
         pose = self.full_pose
         Xs, Xd = self.current_points(pose)
         kappa, c = self.kappa, b.principal
-        proj = lambda P: project(P, self.cam_scale(), kappa, c)  # noqa: E731
+        cam = self.cam_scale()
+        proj = lambda P: project(P, cam, kappa, c)  # noqa: E731
         T: dict[str, torch.Tensor] = {}
         sig = self.cfg.robust_sigma
         if weights.get("dense", 0) and self.has_dense:
