@@ -962,25 +962,33 @@ def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: R
     return check
 
 
-def use_lifted_depths(folder: str | Path, regime: str = "dense") -> bool:
-    """The decision saved by :func:`check_depth_prior` in ``folder`` for ``regime``; True (the
-    paper's setting) when no check was saved."""
+def _saved_regimes(folder: str | Path) -> dict | None:
+    """The per-regime decisions saved by :func:`check_depth_prior` in ``folder`` (None when none was saved)."""
     import json
 
-    if regime not in REGIMES:
-        raise ValueError(f"regime: expected one of {REGIMES}, got {regime!r}")
     path = Path(folder) / DEPTH_PRIOR_FILE
     if not path.exists():
-        return True
+        return None
     try:
-        return bool(json.loads(path.read_text())["regimes"][regime]["use_lifted"])
+        saved = json.loads(path.read_text())["regimes"]
+        return {r: bool(saved[r]["use_lifted"]) for r in REGIMES}
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a depth-prior check ({type(e).__name__}: {e})") from e
 
 
+def use_lifted_depths(folder: str | Path, regime: str = "dense") -> bool:
+    """The decision saved by :func:`check_depth_prior` in ``folder`` for ``regime``; True (the
+    paper's setting) when no check was saved."""
+    if regime not in REGIMES:
+        raise ValueError(f"regime: expected one of {REGIMES}, got {regime!r}")
+    saved = _saved_regimes(folder)
+    return True if saved is None else saved[regime]
+
+
 def lifted_depth_regimes(folder: str | Path) -> tuple[str, ...]:
-    """The regimes whose samples get the lifted depths, by the check saved in ``folder``."""
-    return tuple(r for r in REGIMES if use_lifted_depths(folder, r))
+    """The regimes whose samples get the lifted depths, by the check saved in ``folder`` (all when none was saved)."""
+    saved = _saved_regimes(folder)
+    return REGIMES if saved is None else tuple(r for r in REGIMES if saved[r])
 
 
 def attach_lifted_depths(samples: list[dict], depths_file: str | Path, regimes: tuple[str, ...] = REGIMES) -> list[dict]:

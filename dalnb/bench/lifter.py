@@ -115,8 +115,7 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
                                    "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))), "n": len(dense)}))  # fmt: skip
         # two regimes: dense points + keypoints (DensePose-like), and the same images with keypoints (and mask) only
         for prefix, samples in (("registration", dense), ("registration_keypoints_only", [without_dense(s) for s in dense])):
-            lifted = [dict(s, keypoints_depth=np.nan_to_num(d[i]).astype(np.float32), keypoints_depth_mask=np.isfinite(d[i]).astype(np.float32))
-                      for i, s in enumerate(samples)]  # fmt: skip
+            lifted = [dict(s, keypoints_depth=z) for s, z in zip(samples, d)]  # NaN = no prior there (prepare_batch)
             for name, ss in (("2d_only", samples), ("with_lifted_depths", lifted)):
                 f = register(body, ss, RegistrationConfig.with_iters(300))
                 acc = signs(fz(f))

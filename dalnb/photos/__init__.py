@@ -137,7 +137,7 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
         chosen = [i for i, (p, s) in enumerate(zip(paths, samples)) if dets[p]["found"] and depth_regime(s) in depth_regimes and kps[i, :, 2].sum() >= 8]
         if chosen:
             for i, z in zip(chosen, lift_depths(lifter, kps[chosen])):
-                samples[i]["keypoints_depth"], samples[i]["keypoints_depth_mask"] = np.nan_to_num(z).astype(np.float32), np.isfinite(z).astype(np.float32)
+                samples[i]["keypoints_depth"] = z  # NaN where not lifted: no prior there (registration.prepare_batch)
     init = None
     if regressor is not None:
         from dalnb.body.camera import FACING_CAMERA
@@ -162,7 +162,7 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
         r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()), depth_prior="keypoints_depth" in s)
         if status == "ok":
             z = body.keypoints(fits.vertices[i : i + 1], "coco17")[0, :, 2].numpy()
-            r.keypoints_depth = z - z[[11, 12]].mean()
+            r.keypoints_depth = z - z[[sk.COCO17.index("left_hip"), sk.COCO17.index("right_hip")]].mean()
             one = fits.take(i)
             r.fit_path = str(save_fits(out_dir / f"{stem}_fit.npz", one))
             r.mesh_path = str(export_mesh(out_dir / f"{stem}.obj", fits.vertices[i], body.faces))
