@@ -113,19 +113,56 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
         a, b = lastr[0], lastr[-1]
         rows.append(("bench rounds: MPJPE round 1 &rarr; last", f"{a['mpjpe_mm']:.0f} &rarr; {b['mpjpe_mm']:.0f} mm ({b['preset']}, {b['n_train']} renders, "
                      f"{b['machine']['cpu'][:30]}, {b['date']})", "140 &rarr; 106 mm (Human3.6M)", ""))
-    reg = [r for r in load_records("registration") if r.get("kind") == "speed" and r.get("batch", 0) > 1]
-    if reg:
-        best = max(reg, key=lambda r: r["fits_per_s"])
-        rows.append(("registration speed (100 it)", f"{best['fits_per_s']:.0f} fits/s, batch {best['batch']} ({best['machine']['cpu'][:30]}"
-                     f"{', ' + best['machine']['gpu'] if 'gpu' in best['machine'] else ''}, {best['date']})", "5-6 s per image", "SMPLify-X ~60 s per image"))
-    pr = [r for r in load_records("predict") if r.get("kind") == "latency"]
-    if pr:
-        rows.append(("prediction latency, batch 1", "; ".join(f"{r['backbone']} {r['ms_per_image']:.0f} ms ({r['device']})" for r in pr[-2:])
-                     + f" ({pr[-1]['machine']['cpu'][:30]}, {pr[-1]['date']})", "0.07 s", ""))
+    rows += speed_rows(load_records("registration"), load_records("predict"))
     lf = {r["setting"]: r for r in load_records("lifter")}
     if "full" in lf and "zero_depth_baseline" in lf:
         rows.append(("lifter PA-MPJPE (zero depth)", f"{lf['full']['pa_mpjpe_mm']:.0f} mm ({lf['zero_depth_baseline']['pa_mpjpe_mm']:.0f} mm), synthetic, "
                      f"{lf['full']['date']}", "", "Kudo et al. / Chen et al.: Human3.6M only"))
+    return rows
+
+
+def latest_by(records: list[dict], key) -> list[dict]:
+    """The newest record (last in the file) for each ``key(record)``, in order of first appearance."""
+    out: dict = {}
+    for r in records:
+        out[key(r)] = r
+    return list(out.values())
+
+
+def _device_label(r: dict) -> str:
+    m = r.get("machine", {})
+    if r.get("device") == "cuda":
+        return m.get("gpu") or r.get("gpu") or "GPU"
+    return f"{m.get('cpu', 'CPU')[:30]}, {m.get('cores', '?')} cores"
+
+
+def speed_rows(registration: list[dict], predict: list[dict]) -> list[tuple[str, str, str, str]]:
+    """Headline rows for registration speed and prediction latency, one per device (CPU, each GPU):
+    the newest record per configuration, so a figure never mixes machines or an old code's run."""
+    rows = []
+    reg = latest_by([r for r in registration if r.get("kind") == "speed" and not r.get("silhouette")],
+                    lambda r: (r.get("device"), r.get("machine", {}).get("gpu"), r["batch"], bool(r.get("compiled"))))  # fmt: skip
+    for dev in dict.fromkeys(_device_label(r) for r in reg):
+        mine = [r for r in reg if _device_label(r) == dev]
+        batched = [r for r in mine if r["batch"] > 1]
+        single = [r for r in mine if r["batch"] == 1]
+        parts, shown = [], []
+        if batched:
+            b = max(batched, key=lambda r: r["fits_per_s"])
+            shown.append(b)
+            parts.append(f"{b['fits_per_s']:.0f} fits/s at batch {b['batch']} ({'compiled' if b.get('compiled') else 'eager'})")
+        if single:
+            s1 = min(single, key=lambda r: r["seconds_per_batch"])
+            shown.append(s1)
+            parts.append(f"{s1['seconds_per_batch']:.2f} s for one image ({'compiled' if s1.get('compiled') else 'eager'})")
+        rows.append((f"registration speed, 100 it ({html.escape(dev)})", "; ".join(parts) + f" ({', '.join(sorted({r['date'] for r in shown}))})",
+                     "5-6 s per image (50 it)", "SMPLify-X ~60 s per image"))  # fmt: skip
+    lat = latest_by([r for r in predict if r.get("kind") == "latency"],
+                    lambda r: (r.get("device"), r.get("machine", {}).get("gpu"), r["backbone"]))  # fmt: skip
+    for dev in dict.fromkeys(_device_label(r) for r in lat):
+        mine = [r for r in lat if _device_label(r) == dev]
+        rows.append((f"prediction latency, one 224-px image ({html.escape(dev)})",
+                     "; ".join(f"{r['backbone']} {r['ms_per_image']:.0f} ms" for r in mine) + f" ({', '.join(sorted({r['date'] for r in mine}))})", "0.07 s", ""))  # fmt: skip
     return rows
 
 

@@ -102,6 +102,31 @@ def test_notebooks_dir_is_repo_folder():
     assert NOTEBOOKS == Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def test_headline_speed_rows_one_per_device_newest_first():
+    """The index's speed rows: CPU and each GPU apart (a GPU record's host CPU does not make it a
+    CPU figure), the newest record per configuration (an old code's run is not the best-ever
+    figure), single image beside batched, runs with a person mask left out."""
+    from dalnb.pipeline import speed_rows
+
+    cpu = {"cpu": "Xeon", "cores": 2}
+    gpu = {"cpu": "EPYC", "cores": 16, "gpu": "NVIDIA H200"}
+
+    def reg(batch, fps, device="cpu", m=cpu, compiled=False, date="d1", **kw):
+        return {"kind": "speed", "batch": batch, "fits_per_s": fps, "seconds_per_batch": batch / fps, "device": device, "machine": m,
+                "compiled": compiled, "date": date, **kw}  # fmt: skip
+
+    records = [reg(256, 300.0), reg(256, 100.0, date="d2"), reg(1, 2.0, compiled=True), reg(256, 500.0, silhouette=True),
+               reg(4096, 1100.0, "cuda", gpu), reg(1, 0.5, "cuda", gpu)]  # fmt: skip
+    pred = [{"kind": "latency", "backbone": "resnet18", "ms_per_image": 25.2, "device": "cpu", "machine": cpu, "date": "d1"},
+            {"kind": "latency", "backbone": "resnet18", "ms_per_image": 8.1, "device": "cuda", "machine": gpu, "date": "d1"}]  # fmt: skip
+    rows = {q: o for q, o, _, _ in speed_rows(records, pred)}
+    assert rows["registration speed, 100 it (Xeon, 2 cores)"] == "100 fits/s at batch 256 (eager); 0.50 s for one image (compiled) (d1, d2)"
+    assert rows["registration speed, 100 it (NVIDIA H200)"] == "1100 fits/s at batch 4096 (eager); 2.00 s for one image (eager) (d1)"
+    assert rows["prediction latency, one 224-px image (Xeon, 2 cores)"] == "resnet18 25 ms (d1)"
+    assert rows["prediction latency, one 224-px image (NVIDIA H200)"] == "resnet18 8 ms (d1)"
+    assert len(rows) == 4
+
+
 def check_mesh_view_offline(html_path):
     """The report's three.js mesh view draws and rotates in headless Chromium with every
     network request refused."""
