@@ -193,6 +193,7 @@ def earlier_results(out_dir: Path, results: list[NotebookResult], notebooks_dir:
 
 def write_index(out_dir: Path, results: list[NotebookResult], preset: str, run_dir: Path) -> Path:
     from dalnb.bench import machine
+    from dalnb.claims import load_claims, verdict
 
     rows = "\n".join(
         f"<tr><td><a href='{r.html.name if r.html else r.ipynb.name}'>{html.escape(r.name)}</a></td>"
@@ -202,9 +203,14 @@ def write_index(out_dir: Path, results: list[NotebookResult], preset: str, run_d
     m = machine()
     head = "\n".join(f"<tr><td>{q}</td><td>{o}</td><td>{p}</td><td>{e}</td></tr>" for q, o, p, e in headline_rows(run_dir))
     tables = "\n".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>" for a, b, c in PAPER_TABLES)
+    claims = "\n".join(f"<tr><td>{html.escape(nb)}</td><td>{html.escape(c.claim)}</td><td>{html.escape(c.paper)}</td><td>{html.escape(c.ours)}</td>"
+                       f"<td class='v{str(c.holds).lower()}'>{verdict(c.holds)}</td><td>{html.escape(c.note)}</td></tr>" for nb, c in load_claims(run_dir))  # fmt: skip
+    scorecard = (f"<h2>The paper's claims in this run</h2>\n<p>Each notebook ends with these; the verdict is computed from the run's own numbers.</p>\n"
+                 f"<table><tr><th>notebook</th><th>claim</th><th>paper</th><th>this run</th><th>verdict</th><th>note</th></tr>\n{claims}\n</table>"
+                 if claims else "")  # fmt: skip
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dalnb report: {html.escape(out_dir.name)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.3em .8em;border-bottom:1px solid #ddd}}
-.ok{{color:#060}}.failed{{color:#b00}}</style></head><body>
+.ok,.vtrue{{color:#060}}.failed,.vfalse{{color:#b00}}.vnone{{color:#777}}</style></head><body>
 <h1>deform-and-learn study: run <code>{html.escape(out_dir.name)}</code></h1>
 <p>Yoshiyasu &amp; Gamez, <i>Learning Body Shape and Pose from Dense Correspondences</i> (arXiv 1907.11955), reproduced with
 an open template and no 3D labels. Preset <b>{html.escape(preset)}</b>, run folder <code>{html.escape(str(run_dir))}</code>,
@@ -217,6 +223,7 @@ machine: {html.escape(m['cpu'])} ({m['cores']} cores{', ' + html.escape(m['gpu']
 <table><tr><th>quantity</th><th>ours</th><th>paper</th><th>peers</th></tr>
 {head}
 </table>
+{scorecard}
 <h2>The paper's tables and their counterparts</h2>
 <table><tr><th>paper</th><th>where</th><th>what stands in</th></tr>
 {tables}

@@ -51,6 +51,12 @@ def test_pipeline_runs_every_notebook_tiny(tiny_chain):
     assert (run / "config" / "06_ablations.yaml").exists() and len(list((run / "ablations" / "sources").glob("*/metrics.json"))) == 3
     index = (out / "index.html").read_text()
     assert "Headline numbers" in index and "Table 4" in index
+    from dalnb.claims import load_claims
+
+    claims = load_claims(run)  # every notebook after 01 ends with the paper's claims and their verdicts
+    assert {nb for nb, _ in claims} == {"02_cgan", "03_registration", "04_deform_and_learn", "05_evaluation", "06_ablations"}
+    assert sum(c.holds is not None for _, c in claims) >= 8, [(nb, c.claim, c.ours) for nb, c in claims]
+    assert "The paper's claims in this run" in index and index.count("class='v") == len(claims)
 
 
 def test_reports_render_in_a_browser(tiny_chain):

@@ -1,0 +1,108 @@
+"""The paper's claims, each beside this run's measurement and a verdict.
+
+Every notebook ends with its claims as a table (``claims_frame``) and saves them to
+``run_dir/claims/<notebook>.json`` (``save_claims``); the index page gathers them into one
+scorecard (``load_claims``). A verdict is computed from the run's own numbers, never typed in:
+``holds`` is True, False, or None where the claim cannot be measured here (``note`` says why).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dalnb.io import atomic_write_json
+
+__all__ = ["Claim", "verdict", "lower", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
+
+VERDICTS = {True: "holds", False: "does not hold", None: "not measured here"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim: str  # what the paper says, in one sentence
+    paper: str  # the paper's own figure, with its dataset
+    ours: str  # this run's figure, with its data
+    holds: bool | None  # None: not measurable here
+    note: str = ""
+
+    def __post_init__(self):
+        for k in ("claim", "paper", "ours", "note"):
+            if not isinstance(getattr(self, k), str):
+                raise ValueError(f"Claim.{k}: expected a str, got {type(getattr(self, k)).__name__}")
+        if not self.claim.strip():
+            raise ValueError("Claim.claim: expected a sentence, got an empty string")
+        h = self.holds
+        if h is not None and type(h).__name__ not in ("bool", "bool_"):  # numpy's bool from a comparison is fine
+            raise ValueError(f"Claim.holds: expected True, False or None, got {h!r} ({type(h).__name__})")
+        object.__setattr__(self, "holds", None if h is None else bool(h))
+        if self.holds is None and not self.note:
+            object.__setattr__(self, "note", "no finite figure in this run")
+
+
+def verdict(holds: bool | None) -> str:
+    return VERDICTS[holds]
+
+
+def lower(a: float, b: float) -> bool | None:
+    """``a < b``; None when either is missing or not finite (a NaN must not read as "does not hold")."""
+    import math
+
+    if a is None or b is None or not (math.isfinite(float(a)) and math.isfinite(float(b))):
+        return None
+    return float(a) < float(b)
+
+
+def falls(values: Sequence[float]) -> bool | None:
+    """True when every value is below the one before it; None with a missing value or fewer than two."""
+    import math
+
+    v = [float("nan") if x is None else float(x) for x in values]
+    if len(v) < 2 or not all(math.isfinite(x) for x in v):
+        return None
+    return all(b < a for a, b in zip(v, v[1:]))
+
+
+FIG7 = {  # ablation name (registration.ablation_configs) -> what the paper says it is needed for
+    "without dense correspondences": "Dense correspondences are needed: registration without them is worse",
+    "without smoothness and limit terms": "Scale smoothness and joint limits are needed: registration without them is worse",
+    "without the stiff stage": "The stiff first stage (global rotation first) is needed: registration without it is worse",
+}
+
+
+def fig7_claims(pa_mpjpe_mm: Mapping[str, float], setting: str) -> list[Claim]:
+    """The paper's Fig. 7 claims from a PA-MPJPE per ablation (keys of ``registration.ablation_configs``,
+    ``"full"`` among them); ``setting`` says on what they were measured."""
+    if "full" not in pa_mpjpe_mm:
+        raise ValueError(f"fig7_claims: expected a 'full' entry, got {sorted(pa_mpjpe_mm)}")
+    full = pa_mpjpe_mm["full"]
+    return [Claim(text, "Fig. 7: registration with one term removed at a time",
+                  f"{pa_mpjpe_mm[k]:.0f} mm PA-MPJPE {k} against {full:.0f} mm with all terms ({setting})", lower(full, pa_mpjpe_mm[k]))
+            for k, text in FIG7.items() if k in pa_mpjpe_mm]  # fmt: skip
+
+
+def claims_frame(claims: Sequence[Claim]):
+    """One row per claim: claim, paper, this run, verdict, note (a pandas DataFrame)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"claim": c.claim, "paper": c.paper, "this run": c.ours, "verdict": verdict(c.holds), "note": c.note} for c in claims])
+
+
+def save_claims(run_dir: str | Path, notebook: str, claims: Sequence[Claim]) -> Path:
+    """Write ``run_dir/claims/<notebook>.json`` (atomically; a re-run replaces it)."""
+    if not claims:
+        raise ValueError(f"save_claims({notebook!r}): expected at least one claim, got none")
+    return atomic_write_json(Path(run_dir) / "claims" / f"{notebook}.json", [asdict(c) for c in claims])
+
+
+def load_claims(run_dir: str | Path) -> list[tuple[str, Claim]]:
+    """(notebook, claim) for every saved claim of the run, notebooks in order."""
+    out = []
+    for p in sorted((Path(run_dir) / "claims").glob("*.json")):
+        try:
+            rows = json.loads(p.read_text())
+            out += [(p.stem, Claim(**r)) for r in rows]
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{p}: not a claims file ({type(e).__name__}: {e})") from e
+    return out
