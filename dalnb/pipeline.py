@@ -245,6 +245,7 @@ def run_pipeline(preset: str, run_dir: Path, reports: Path | None = None, only: 
     for src in nbs:
         log.info("running %s (preset %s)", src.name, preset)
         params = {"run_dir": str(run_dir), "preset": preset, **(extra_parameters or {})}
+        (run_dir / "claims" / f"{src.stem}.json").unlink(missing_ok=True)  # the scorecard shows this execution's claims only
         r = run_notebook(src, out_dir, params, kernel)
         results.append(r)
         log.info("%s: %s in %.1f s", src.name, r.status, r.seconds)

@@ -98,10 +98,14 @@ def test_pipeline_failure_names_notebook_and_cell(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, nbdir / "01_broken.ipynb")
     nbformat.write(nb, nbdir / "02_never.ipynb")
+    from dalnb.claims import Claim, load_claims, save_claims
+
+    save_claims(tmp_path / "run", "01_broken", [Claim("from an earlier run", "p", "o", True)])
     with pytest.raises(PipelineError, match=r"01_broken\.ipynb failed at cell \d+: ValueError: boom"):
         run_pipeline("tiny", tmp_path / "run", reports=tmp_path / "reports", notebooks_dir=nbdir)
     assert not (tmp_path / "reports" / "run" / "02_never.ipynb").exists()
     assert "failed" in (tmp_path / "reports" / "run" / "index.html").read_text()
+    assert load_claims(tmp_path / "run") == []  # a failed notebook leaves no stale claims on the scorecard
 
 
 def test_notebooks_dir_is_repo_folder():
