@@ -8,13 +8,14 @@ scorecard (``load_claims``). A verdict is computed from the run's own numbers, n
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dalnb.io import atomic_write_json
 
-__all__ = ["Claim", "verdict", "lower", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
+__all__ = ["Claim", "verdict", "lower", "at_most", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
 
 VERDICTS = {True: "holds", False: "does not hold", None: "not measured here"}
 
@@ -45,23 +46,26 @@ def verdict(holds: bool | None) -> str:
     return VERDICTS[holds]
 
 
+def _finite(*xs) -> bool:
+    return all(x is not None and math.isfinite(float(x)) for x in xs)
+
+
 def lower(a: float, b: float) -> bool | None:
     """``a < b``; None when either is missing or not finite (a NaN must not read as "does not hold")."""
-    import math
+    return float(a) < float(b) if _finite(a, b) else None
 
-    if a is None or b is None or not (math.isfinite(float(a)) and math.isfinite(float(b))):
-        return None
-    return float(a) < float(b)
+
+def at_most(a: float, b: float) -> bool | None:
+    """``a <= b`` (a goal such as "at most 0.8x"); None when either is missing or not finite."""
+    return float(a) <= float(b) if _finite(a, b) else None
 
 
 def falls(values: Sequence[float]) -> bool | None:
     """True when every value is below the one before it; None with a missing value or fewer than two."""
-    import math
-
-    v = [float("nan") if x is None else float(x) for x in values]
-    if len(v) < 2 or not all(math.isfinite(x) for x in v):
+    v = list(values)
+    if len(v) < 2 or not _finite(*v):
         return None
-    return all(b < a for a, b in zip(v, v[1:]))
+    return all(float(b) < float(a) for a, b in zip(v, v[1:]))
 
 
 FIG7 = {  # ablation name (registration.ablation_configs) -> what the paper says it is needed for

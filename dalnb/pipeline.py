@@ -136,33 +136,36 @@ def _device_label(r: dict) -> str:
     return f"{m.get('cpu', 'CPU')[:30]}, {m.get('cores', '?')} cores"
 
 
+def _newest_per_device(records: list[dict], key) -> dict[str, list[dict]]:
+    """Records grouped by device (CPU, each GPU), the newest one per ``key(record)`` within each."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(_device_label(r), []).append(r)
+    return {dev: latest_by(rs, key) for dev, rs in groups.items()}
+
+
+def _dates(records: list[dict]) -> str:
+    return ", ".join(sorted({r["date"] for r in records}))
+
+
 def speed_rows(registration: list[dict], predict: list[dict]) -> list[tuple[str, str, str, str]]:
     """Headline rows for registration speed and prediction latency, one per device (CPU, each GPU):
     the newest record per configuration, so a figure never mixes machines or an old code's run."""
     rows = []
-    reg = latest_by([r for r in registration if r.get("kind") == "speed" and not r.get("silhouette")],
-                    lambda r: (r.get("device"), r.get("machine", {}).get("gpu"), r["batch"], bool(r.get("compiled"))))  # fmt: skip
-    for dev in dict.fromkeys(_device_label(r) for r in reg):
-        mine = [r for r in reg if _device_label(r) == dev]
+    speed = [r for r in registration if r.get("kind") == "speed" and not r.get("silhouette")]
+    for dev, mine in _newest_per_device(speed, lambda r: (r["batch"], bool(r.get("compiled")))).items():
         batched = [r for r in mine if r["batch"] > 1]
         single = [r for r in mine if r["batch"] == 1]
-        parts, shown = [], []
-        if batched:
-            b = max(batched, key=lambda r: r["fits_per_s"])
-            shown.append(b)
-            parts.append(f"{b['fits_per_s']:.0f} fits/s at batch {b['batch']} ({'compiled' if b.get('compiled') else 'eager'})")
-        if single:
-            s1 = min(single, key=lambda r: r["seconds_per_batch"])
-            shown.append(s1)
-            parts.append(f"{s1['seconds_per_batch']:.2f} s for one image ({'compiled' if s1.get('compiled') else 'eager'})")
-        rows.append((f"registration speed, 100 it ({html.escape(dev)})", "; ".join(parts) + f" ({', '.join(sorted({r['date'] for r in shown}))})",
+        shown = ([max(batched, key=lambda r: r["fits_per_s"])] if batched else []) + ([min(single, key=lambda r: r["seconds_per_batch"])] if single else [])
+        mode = lambda r: "compiled" if r.get("compiled") else "eager"  # noqa: E731
+        parts = [f"{r['fits_per_s']:.0f} fits/s at batch {r['batch']} ({mode(r)})" if r["batch"] > 1 else
+                 f"{r['seconds_per_batch']:.2f} s for one image ({mode(r)})" for r in shown]  # fmt: skip
+        rows.append((f"registration speed, 100 it ({html.escape(dev)})", "; ".join(parts) + f" ({_dates(shown)})",
                      "5-6 s per image (50 it)", "SMPLify-X ~60 s per image"))  # fmt: skip
-    lat = latest_by([r for r in predict if r.get("kind") == "latency"],
-                    lambda r: (r.get("device"), r.get("machine", {}).get("gpu"), r["backbone"]))  # fmt: skip
-    for dev in dict.fromkeys(_device_label(r) for r in lat):
-        mine = [r for r in lat if _device_label(r) == dev]
+    latency = [r for r in predict if r.get("kind") == "latency"]
+    for dev, mine in _newest_per_device(latency, lambda r: r["backbone"]).items():
         rows.append((f"prediction latency, one 224-px image ({html.escape(dev)})",
-                     "; ".join(f"{r['backbone']} {r['ms_per_image']:.0f} ms" for r in mine) + f" ({', '.join(sorted({r['date'] for r in mine}))})", "0.07 s", ""))  # fmt: skip
+                     "; ".join(f"{r['backbone']} {r['ms_per_image']:.0f} ms" for r in mine) + f" ({_dates(mine)})", "0.07 s", ""))  # fmt: skip
     return rows
 
 

@@ -2,10 +2,12 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from dalnb.claims import (
     Claim,
+    at_most,
     claims_frame,
     falls,
     fig7_claims,
@@ -21,6 +23,11 @@ def test_lower_and_falls_with_missing_figures():
     assert lower(float("nan"), 1.0) is None and lower(1.0, None) is None and lower(np.float32(1), np.inf) is None
     assert falls([3, 2, 1]) is True and falls([3, 2, 2.5]) is False and falls([3, 3]) is False
     assert falls([3, float("nan")]) is None and falls([1.0]) is None
+
+
+def test_at_most_is_a_goal_comparison():
+    assert at_most(0.8, 0.8) is True and at_most(0.81, 0.8) is False and at_most(float("nan"), 0.8) is None
+    assert falls(pd.Series([3.0, 2.0], index=[1, 2])) is True  # a table column indexed by round
 
 
 def test_claim_checks_its_fields():
