@@ -103,6 +103,12 @@ def test_noise_model_flags_and_stores_settings():
     s = make_samples(4, 5, cfg)
     assert all(np.allclose(x["noise"], [3.0, 0.2, 0.2]) for x in s)
     assert sum(x["dense_outlier"].sum() for x in s) > 0 and sum(x["dense_swapped"].sum() for x in s) > 0
+    clean = make_samples(4, 5, SynthConfig(image_size=64, anny_fraction=0.0))  # the noise has its own stream: same renders
+    for a, b in zip(s, clean):
+        assert np.array_equal(a["image"], b["image"]) and np.array_equal(a["keypoints2d"], b["keypoints2d"])
+        same = ~(a["dense_outlier"] | a["dense_swapped"])
+        assert np.array_equal(a["dense_vertex"][same], b["dense_vertex"][same]) and not np.array_equal(a["dense_xy"], b["dense_xy"])
+        assert np.median(np.linalg.norm(a["dense_xy"][same] - b["dense_xy"][same], axis=1)) < 3 * 3.0
 
 
 def _digest(folder: Path) -> dict:

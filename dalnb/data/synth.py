@@ -257,6 +257,7 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
 
     body = _body()
     rng = np.random.default_rng(seed)
+    noise_rng = rng.spawn(1)[0]  # annotation noise from its own stream: a seed gives the same renders at every noise level
     poses, pose_src, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
     with torch.no_grad():
         out = body(torch.as_tensor(poses), segment_scales=torch.as_tensor(scales))
@@ -297,14 +298,14 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
         outlier = np.zeros(len(ids), bool)
         swapped = np.zeros(len(ids), bool)
         if cfg.noise_px > 0:
-            xy += rng.normal(0, cfg.noise_px, xy.shape)
+            xy += noise_rng.normal(0, cfg.noise_px, xy.shape)
         if cfg.outlier_rate > 0 and visible_mask.any():
-            outlier = rng.random(len(ids)) < cfg.outlier_rate
+            outlier = noise_rng.random(len(ids)) < cfg.outlier_rate
             ys, xs = np.nonzero(visible_mask)
-            pick = rng.integers(0, len(ys), int(outlier.sum()))
+            pick = noise_rng.integers(0, len(ys), int(outlier.sum()))
             xy[outlier] = np.stack([xs[pick], ys[pick]], 1) + 0.5
         if cfg.swap_rate > 0:
-            swapped = rng.random(len(ids)) < cfg.swap_rate
+            swapped = noise_rng.random(len(ids)) < cfg.swap_rate
             dv[swapped] = mirror[dv[swapped]]
         xy = np.clip(xy, 0, S - 1e-3)
         # keypoints
