@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import run_torchrun
 
+from dalnb import rotations as rot
 from dalnb.data.schema import SampleError
 from dalnb.data.synth import SynthConfig, make_samples
 from dalnb.registration import RegistrationConfig, register
@@ -91,6 +92,71 @@ def test_loss_vanishes_at_the_target(body, fits, samples):
     T2 = regressor_loss(body, tgt + 0.05 * torch.randn(tgt.shape, generator=torch.Generator().manual_seed(0)), tgt, *args)
     for k in ("params", "dense", "keypoints"):
         assert float(T2[k]) > 3 * float(T[k]), k
+
+
+def test_pose_weight_scales_only_the_quaternion_term(body, fits, samples):
+    """RegressorConfig.w_pose multiplies the quaternions' smooth-L1 and nothing else: with only
+    the pose perturbed the parameter loss scales with it; with only the camera perturbed it does not."""
+    from dalnb.rounds import _kp_support
+
+    data = build_trainset(samples, S)
+    tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
+    sup, reg = _kp_support(body)
+    args = (data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg)
+    noise = 0.05 * torch.randn(tgt.shape, generator=torch.Generator().manual_seed(0))
+    only = {k: torch.zeros_like(tgt) for k in ("quat", "camera")}
+    only["quat"][:, LAYOUT.quat] = noise[:, LAYOUT.quat]
+    only["camera"][:, LAYOUT.camera] = noise[:, LAYOUT.camera]
+    loss = {(k, w): float(regressor_loss(body, tgt + d, tgt, *args, RegressorConfig(w_pose=w))["params"]) for k, d in only.items() for w in (1.0, 10.0)}
+    assert loss[("quat", 1.0)] > 0 and loss[("quat", 10.0)] == pytest.approx(10 * loss[("quat", 1.0)], rel=1e-5)
+    assert loss[("camera", 1.0)] > 0 and loss[("camera", 10.0)] == pytest.approx(loss[("camera", 1.0)], rel=1e-6)
+
+
+def test_joint_loss_sees_pose_and_shape_not_the_global_rotation(body, fits, samples):
+    """The 3D joint term vanishes at the target; a prediction that differs only in its global
+    rotation leaves it at 0, one that differs in pose does not; off (weight 0) it is not computed."""
+    from dalnb.rounds import _kp_support
+
+    data = build_trainset(samples, S)
+    tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
+    sup, reg = _kp_support(body)
+    args = (data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg)
+    on = RegressorConfig(w_joints=10.0)
+    assert float(regressor_loss(body, tgt, tgt, *args, on)["joints"]) < 1e-10
+    turned = tgt.clone()
+    R = Prediction.from_flat(tgt).rotation() @ rot.axis_angle_to_matrix(torch.tensor([[0.0, 0.5, 0.0]]))
+    turned[:, LAYOUT.rot9] = R.reshape(-1, 9)
+    T = regressor_loss(body, turned, tgt, *args, on)
+    assert float(T["joints"]) < 1e-10 and float(T["params"]) > 1e-3
+    posed = tgt.clone()
+    posed[:, LAYOUT.quat] += 0.2 * torch.randn(posed[:, LAYOUT.quat].shape, generator=torch.Generator().manual_seed(2))
+    T = regressor_loss(body, posed, tgt, *args, on)
+    off = regressor_loss(body, posed, tgt, *args, RegressorConfig(w_joints=0.0))
+    assert float(T["joints"]) > 1e-3 and "joints" not in off
+    assert float(T["total"]) == pytest.approx(float(off["total"]) + 10 * float(T["joints"]), rel=1e-5)
+
+
+def test_mean_pose_error_is_the_error_of_one_body_for_all(body, fits, samples):
+    """rounds.mean_pose_error: the targets' mean body (where the regressor starts) scored on
+    samples with ground truth; equals the metric of that body placed in every sample, is
+    larger than the fits' own error and is NaN without ground truth."""
+    from dalnb.metrics import pa_mpjpe
+    from dalnb.regressor import mean_target
+    from dalnb.rounds import mean_pose_error
+
+    tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
+    m = mean_target(tgt)
+    assert torch.allclose(Prediction.from_flat(m[None]).quat.norm(dim=-1), torch.ones(1, 23))
+    model = Regressor(RegressorConfig(image_size=S, hidden=32)).eval()
+    model.set_mean(tgt)
+    with torch.no_grad():
+        out = predict(body, model, build_trainset(samples, S))  # a fresh head outputs its mean for every image
+    gt = np.stack([s["joints3d"] for s in samples])
+    want = pa_mpjpe(body.keypoints(out.vertices, "h36m17").numpy(), gt).mean() * 1000
+    assert mean_pose_error(body, tgt, samples) == pytest.approx(want, rel=1e-4)
+    own = pa_mpjpe(body.keypoints(fits.vertices, "h36m17").numpy(), gt).mean() * 1000
+    assert mean_pose_error(body, tgt, samples) > own
+    assert np.isnan(mean_pose_error(body, tgt, [{k: v for k, v in s.items() if k != "joints3d"} for s in samples]))
 
 
 def test_mirrored_batch_is_the_mirrored_body(body, fits, samples):
@@ -179,6 +245,7 @@ def test_killed_run_resumes_to_the_same_result(body, samples, monkeypatch, tmp_p
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
     rows = [json.loads((tmp_path / "b" / f"round{r}" / "metrics.json").read_text()) for r in (1, 2)]
     assert [r["round"] for r in rows] == [1, 2] and rows[1]["train_samples"] == 8
+    assert all(np.isfinite(r["mean_pose_pa_mpjpe_mm"]) for r in rows)
 
 
 def test_prediction_in_the_original_image(body, samples):

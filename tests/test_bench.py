@@ -1,0 +1,47 @@
+"""Benchmark helpers that decide what a recorded run measured."""
+import numpy as np
+import pytest
+
+from dalnb.bench.rounds import ANNOTATIONS, CONFIGS, rounds_config, spread
+
+
+@pytest.mark.parametrize("n, f", [(10, 0.5), (7, 0.5), (9, 1 / 3), (5, 0.0), (5, 1.0), (3000, 0.5)])
+def test_spread_picks_floor_n_f_evenly(n, f):
+    m = spread(n, f)
+    assert m.shape == (n,) and m.dtype == bool and m.sum() == int(np.floor(n * f + 1e-9))
+    if 0 < f < 1:
+        gaps = np.diff(np.flatnonzero(m))
+        assert gaps.max() - gaps.min() <= 1  # evenly spread, not a block
+    assert np.array_equal(m, spread(n, f))
+
+
+def test_spread_rejects_a_bad_fraction():
+    with pytest.raises(ValueError, match=r"expected a number in \[0, 1\], got 1.5"):
+        spread(4, 1.5)
+
+
+def test_rounds_config_takes_the_overrides():
+    cfg = rounds_config({**CONFIGS["small"], "w_pose": 3.0, "mirror": 0.5})
+    assert cfg.regressor.w_pose == 3.0 and cfg.train.mirror == 0.5 and cfg.regressor.image_size == 64
+    assert rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0
+    assert ANNOTATIONS["exact"]["keypoint_only"] == 0 and not ANNOTATIONS["exact"]["noise"]
+
+
+def _rec(run, setting, rnd, mpjpe, **kw):
+    return {"bench": "rounds", "run": run, "setting": setting, "round": rnd, "mpjpe_mm": mpjpe, "date": "2026-12-01", "preset": "small", **kw}
+
+
+def test_table4_takes_the_newest_run_with_baselines_per_kind_of_annotations():
+    from dalnb.bench.rounds import table4_runs
+
+    recs = [_rec("a", "rounds", 1, 200), _rec("a", "single_step", None, 230), _rec("a", "one_long_round", None, 210),
+            _rec("b", "rounds", 1, 190), _rec("b", "rounds", 2, 180),  # newer, but without baselines
+            _rec("r", "rounds", 1, 220, annotations="real"), _rec("r", "rounds", 2, 205, annotations="real"),
+            _rec("r", "rounds", 1, 221, annotations="real"),  # resumed: round 1 recorded again
+            _rec("r", "single_step", None, 245, annotations="real"), _rec("r", "one_long_round", None, 250, annotations="real")]  # fmt: skip
+    t = table4_runs(recs)
+    assert set(t) == {"exact", "real"}
+    assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["exact"]] == [("rounds", 1, 200), ("single_step", None, 230), ("one_long_round", None, 210)]
+    assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["real"]] == [("rounds", 1, 221), ("rounds", 2, 205), ("single_step", None, 245),
+                                                                             ("one_long_round", None, 250)]  # fmt: skip
+    assert table4_runs(recs[3:5]) == {}
