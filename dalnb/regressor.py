@@ -273,12 +273,12 @@ def regressor_loss(body, pred: torch.Tensor, target: torch.Tensor | None, dense_
                        + F.smooth_l1_loss(p.rotation(), t.rotation(), beta=0.1) + F.smooth_l1_loss(p.camera, t.camera, beta=0.1))  # fmt: skip
     B, P = dense_vertex.shape
     ids = torch.cat([dense_vertex, kp_support[None].expand(B, -1)], 1)
-    X = params_to_body(body, p, ids).vertices.float()
+    out = params_to_body(body, p, ids)
+    X = out.vertices.float()
     if target is not None and cfg.w_joints:
-        one = kp_support[:1]  # the joints are posed whatever the vertices asked for: skin one
-        with torch.no_grad():
-            Jt = body(t.pose(), segment_scales=t.log_scales.exp(), vertex_ids=one).joints.float()
-        J = body(p.pose(), segment_scales=p.log_scales.exp(), vertex_ids=one).joints.float()
+        with torch.no_grad():  # the joints are posed whatever the vertices asked for: skin one
+            Jt = body(t.pose(), segment_scales=t.log_scales.exp(), vertex_ids=kp_support[:1]).joints.float()
+        J = out.joints.float() @ p.rotation()  # row vectors: the global rotation undone
         T["joints"] = F.smooth_l1_loss(J - J[:, :1], Jt - Jt[:, :1], beta=0.02)
     s, tr = p.camera[:, :1].exp()[:, None], p.camera[:, None, 1:]
     proj = s * X[..., :2] + tr
