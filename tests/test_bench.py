@@ -23,7 +23,7 @@ def test_spread_rejects_a_bad_fraction():
 def test_rounds_config_takes_the_overrides():
     cfg = rounds_config({**CONFIGS["small"], "w_pose": 3.0, "w_joints": 0, "mirror": 0.5})
     assert cfg.regressor.w_pose == 3.0 and cfg.regressor.w_joints == 0 and cfg.train.mirror == 0.5 and cfg.regressor.image_size == 64
-    assert rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0 and rounds_config(CONFIGS["small"]).regressor.w_joints == 10.0
+    assert rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0 and rounds_config(CONFIGS["small"]).regressor.w_joints_camera == 10.0
     assert ANNOTATIONS["exact"]["keypoint_only"] == 0 and not ANNOTATIONS["exact"]["noise"]
 
 

@@ -112,28 +112,30 @@ def test_pose_weight_scales_only_the_quaternion_term(body, fits, samples):
     assert loss[("camera", 1.0)] > 0 and loss[("camera", 10.0)] == pytest.approx(loss[("camera", 1.0)], rel=1e-6)
 
 
-def test_joint_loss_sees_pose_and_shape_not_the_global_rotation(body, fits, samples):
-    """The 3D joint term vanishes at the target; a prediction that differs only in its global
-    rotation leaves it at 0, one that differs in pose does not; off (weight 0) it is not computed."""
+def test_joint_losses_see_pose_and_shape_and_the_camera_frame_also_the_rotation(body, fits, samples):
+    """The 3D joint terms vanish at the target; a prediction that differs only in its global
+    rotation leaves the body-frame term at 0 and moves the camera-frame term, one that differs in
+    pose moves both; off (weight 0) they are not computed and the total is the rest."""
     from dalnb.rounds import _kp_support
 
     data = build_trainset(samples, S)
     tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
     sup, reg = _kp_support(body)
     args = (data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg)
-    on = RegressorConfig(w_joints=10.0)
-    assert float(regressor_loss(body, tgt, tgt, *args, on)["joints"]) < 1e-10
+    on = RegressorConfig(w_joints=10.0, w_joints_camera=5.0)
+    T = regressor_loss(body, tgt, tgt, *args, on)
+    assert float(T["joints"]) < 1e-10 and float(T["joints_camera"]) < 1e-10
     turned = tgt.clone()
     R = Prediction.from_flat(tgt).rotation() @ rot.axis_angle_to_matrix(torch.tensor([[0.0, 0.5, 0.0]]))
     turned[:, LAYOUT.rot9] = R.reshape(-1, 9)
     T = regressor_loss(body, turned, tgt, *args, on)
-    assert float(T["joints"]) < 1e-10 and float(T["params"]) > 1e-3
+    assert float(T["joints"]) < 1e-10 and float(T["joints_camera"]) > 1e-3
     posed = tgt.clone()
     posed[:, LAYOUT.quat] += 0.2 * torch.randn(posed[:, LAYOUT.quat].shape, generator=torch.Generator().manual_seed(2))
     T = regressor_loss(body, posed, tgt, *args, on)
-    off = regressor_loss(body, posed, tgt, *args, RegressorConfig(w_joints=0.0))
-    assert float(T["joints"]) > 1e-3 and "joints" not in off
-    assert float(T["total"]) == pytest.approx(float(off["total"]) + 10 * float(T["joints"]), rel=1e-5)
+    off = regressor_loss(body, posed, tgt, *args, RegressorConfig(w_joints=0.0, w_joints_camera=0.0))
+    assert float(T["joints"]) > 1e-3 and float(T["joints_camera"]) > 1e-3 and "joints" not in off
+    assert float(T["total"]) == pytest.approx(float(off["total"]) + 10 * float(T["joints"]) + 5 * float(T["joints_camera"]), rel=1e-5)
 
 
 def test_mean_pose_error_is_the_error_of_one_body_for_all(body, fits, samples):

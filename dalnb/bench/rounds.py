@@ -78,7 +78,7 @@ def rounds_config(c: dict, device: str | None = None, seed: int = 0):
     section = {k: c[k] for k in ("rounds", "epochs_per_round", "later_iters", "refine_iters", "batch", "lr", "backbone")}
     cfg = RoundsConfig.from_preset({**section, "n_eval": c["n_test"]}, c["image_size"], c["first_iters"], seed, device)
     return replace(cfg, train=replace(cfg.train, mirror=float(c.get("mirror", 0.0))),
-                   regressor=replace(cfg.regressor, **{k: float(c.get(k, getattr(cfg.regressor, k))) for k in ("w_pose", "w_joints")}))
+                   regressor=replace(cfg.regressor, **{k: float(c.get(k, getattr(cfg.regressor, k))) for k in ("w_pose", "w_joints", "w_joints_camera")}))
 
 
 @register_bench("rounds")
@@ -108,7 +108,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     train = [without_dense(s) if k else s for s, k in zip(train, kp_only)]
     cfg = rounds_config(c, device, seed)
     base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "annotations": kind, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
     keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "refined_mpjpe_mm", "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err",
             "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []
