@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dalnb.io import atomic_write_json
 
-__all__ = ["Claim", "verdict", "lower", "at_most", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
+__all__ = ["Claim", "verdict", "lower", "lower_in_every", "at_most", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
 
 VERDICTS = {True: "holds", False: "does not hold", None: "not measured here"}
 
@@ -58,6 +58,14 @@ def lower(a: float, b: float) -> bool | None:
 def at_most(a: float, b: float) -> bool | None:
     """``a <= b`` (a goal such as "at most 0.8x"); None when either is missing or not finite."""
     return float(a) <= float(b) if _finite(a, b) else None
+
+
+def lower_in_every(pairs: Sequence[tuple[float, float]]) -> bool | None:
+    """``a < b`` in every (a, b) pair, e.g. one per seed: a claim of a consistent gain holds only
+    where no repeat contradicts it. None when no pair has two finite figures."""
+    decided = [lower(a, b) for a, b in pairs]
+    decided = [d for d in decided if d is not None]
+    return all(decided) if decided else None
 
 
 def falls(values: Sequence[float]) -> bool | None:

@@ -45,3 +45,29 @@ def test_table4_takes_the_newest_run_with_baselines_per_kind_of_annotations():
     assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["real"]] == [("rounds", 1, 221), ("rounds", 2, 205), ("single_step", None, 245),
                                                                              ("one_long_round", None, 250)]  # fmt: skip
     assert table4_runs(recs[3:5]) == {}
+
+
+def test_table4_seeds_gathers_the_newest_runs_config_across_seeds():
+    from dalnb.bench.rounds import table4_seeds
+
+    cfg = {"w_pose": 10.0, "w_joints": 10.0, "w_joints_camera": 10.0}
+    recs = [_rec("s0", "rounds", 1, 200, annotations="real", **cfg), _rec("s0", "single_step", None, 230, annotations="real", **cfg),
+            _rec("s0", "one_long_round", None, 201, annotations="real", **cfg),
+            _rec("old", "rounds", 1, 210, annotations="real", seed=1, w_pose=10.0, w_joints=10.0),  # another config: not a repeat
+            _rec("old", "single_step", None, 230, annotations="real", seed=1, w_pose=10.0, w_joints=10.0),
+            _rec("s1", "rounds", 1, 195, annotations="real", seed=1, **cfg), _rec("s1", "single_step", None, 231, annotations="real", seed=1, **cfg),
+            _rec("s1", "one_long_round", None, 190, annotations="real", seed=1, **cfg),
+            _rec("e", "rounds", 1, 180, **cfg), _rec("e", "single_step", None, 230, **cfg)]  # fmt: skip
+    t = table4_seeds(recs)
+    assert set(t) == {"real", "exact"} and list(t["exact"]) == [0]
+    assert list(t["real"]) == [0, 1]  # seed 0 has no seed field; "old" differs in w_joints_camera
+    assert [r["mpjpe_mm"] for r in t["real"][0]] == [200, 230, 201] and [r["mpjpe_mm"] for r in t["real"][1]] == [195, 231, 190]
+
+
+def test_table4_margins_puts_each_seeds_last_round_beside_its_baselines():
+    from dalnb.bench.rounds import table4_margins
+
+    m = table4_margins({0: [_rec("s0", "rounds", 1, 200), _rec("s0", "rounds", 2, 189), _rec("s0", "single_step", None, 230)],
+                        3: [_rec("s3", "rounds", 1, 199), _rec("s3", "single_step", None, 231), _rec("s3", "one_long_round", None, 190)]})  # fmt: skip
+    assert [(r["seed"], r["run"], r["rounds"], r["rounds_mpjpe_mm"], r["single_step_mpjpe_mm"]) for r in m] == [(0, "s0", 2, 189, 230), (3, "s3", 1, 199, 231)]
+    assert np.isnan(m[0]["one_long_round_mpjpe_mm"]) and m[1]["one_long_round_mpjpe_mm"] == 190

@@ -25,6 +25,15 @@ def test_lower_and_falls_with_missing_figures():
     assert falls([3, float("nan")]) is None and falls([1.0]) is None
 
 
+def test_lower_in_every_needs_every_repeat():
+    from dalnb.claims import lower_in_every
+
+    assert lower_in_every([(189, 190), (185, 199)]) is True
+    assert lower_in_every([(189, 190), (195, 190)]) is False  # one seed contradicts the gain
+    assert lower_in_every([(189, float("nan")), (185, 199)]) is True
+    assert lower_in_every([(float("nan"), 1.0)]) is None and lower_in_every([]) is None
+
+
 def test_at_most_is_a_goal_comparison():
     assert at_most(0.8, 0.8) is True and at_most(0.81, 0.8) is False and at_most(float("nan"), 0.8) is None
     assert falls(pd.Series([3.0, 2.0], index=[1, 2])) is True  # a table column indexed by round

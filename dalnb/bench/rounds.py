@@ -54,20 +54,62 @@ def table4_runs(records: list[dict]) -> dict[str, list[dict]]:
     record names none), the rows of the newest run that has the paper's baselines beside its
     rounds, one per (setting, round), the last recorded (a resumed run records its finished
     rounds again)."""
-    run = lambda r: r.get("run") or r["date"] + r["preset"]  # noqa: E731
     newest: dict[str, str] = {}
     for r in records:
         if r["setting"] == "single_step":
-            newest[r.get("annotations", "exact")] = run(r)
-    out: dict[str, list[dict]] = {}
-    for kind, name in newest.items():
-        rows: dict = {}
+            newest[r.get("annotations", "exact")] = _run(r)
+    return {kind: _run_rows(records, name, kind) for kind, name in newest.items()}
+
+
+# what makes two recorded runs the same experiment but for the seed (each seed: its own data and training)
+CONFIG_KEYS = ("preset", "n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr", "mirror", "w_pose",
+               "w_joints", "w_joints_camera")  # fmt: skip
+
+
+def table4_seeds(records: list[dict]) -> dict[str, dict[int, list[dict]]]:
+    """For each kind of training annotations: the newest run with baselines (``table4_runs``) and
+    every recorded run of the same config with baselines and another seed, newest per seed:
+    ``{kind: {seed: rows}}``. A record without a seed ran with seed 0."""
+    out: dict[str, dict[int, list[dict]]] = {}
+    for kind, rows in table4_runs(records).items():
+        config = _config(rows[0])
+        by_seed: dict[int, str] = {}
         for r in records:
-            if run(r) == name and r.get("annotations", "exact") == kind:
-                rows.pop((r["setting"], r["round"]), None)
-                rows[(r["setting"], r["round"])] = r
-        out[kind] = sorted(rows.values(), key=lambda r: (r["setting"] != "rounds", r["round"] or 0))
+            if r["setting"] == "single_step" and r.get("annotations", "exact") == kind and _config(r) == config:
+                by_seed[int(r.get("seed", 0))] = _run(r)
+        out[kind] = {seed: _run_rows(records, name, kind) for seed, name in sorted(by_seed.items())}
     return out
+
+
+def table4_margins(seed_runs: dict[int, list[dict]]) -> list[dict]:
+    """``table4_seeds``'s runs of one kind -> one row per seed: the last round's MPJPE beside each
+    baseline's (NaN where a baseline was not recorded)."""
+    out = []
+    for seed, rows in seed_runs.items():
+        last = max((r for r in rows if r["setting"] == "rounds"), key=lambda r: r["round"])
+        base = {r["setting"]: r["mpjpe_mm"] for r in rows if r["setting"] != "rounds"}
+        out.append({"seed": seed, "run": _run(last), "rounds": int(last["round"]), "rounds_mpjpe_mm": last["mpjpe_mm"],
+                    **{f"{k}_mpjpe_mm": base.get(k, float("nan")) for k in ("single_step", "one_long_round")}})
+    return out
+
+
+def _run(r: dict) -> str:
+    return r.get("run") or r["date"] + r["preset"]
+
+
+def _config(r: dict) -> tuple:
+    return tuple(r.get(k) for k in CONFIG_KEYS)
+
+
+def _run_rows(records: list[dict], name: str, kind: str) -> list[dict]:
+    """One row per (setting, round) of run ``name``, the last recorded (a resumed run records its
+    finished rounds again); rounds first."""
+    rows: dict = {}
+    for r in records:
+        if _run(r) == name and r.get("annotations", "exact") == kind:
+            rows.pop((r["setting"], r["round"]), None)
+            rows[(r["setting"], r["round"])] = r
+    return sorted(rows.values(), key=lambda r: (r["setting"] != "rounds", r["round"] or 0))
 
 
 def rounds_config(c: dict, device: str | None = None, seed: int = 0):
@@ -108,7 +150,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     train = [without_dense(s) if k else s for s, k in zip(train, kp_only)]
     cfg = rounds_config(c, device, seed)
     base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "seed": seed, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
     keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "refined_mpjpe_mm", "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err",
             "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []
