@@ -57,7 +57,7 @@ def table4_runs(records: list[dict]) -> dict[str, list[dict]]:
     newest: dict[str, str] = {}
     for r in records:
         if r["setting"] == "single_step":
-            newest[r.get("annotations", "exact")] = _run(r)
+            newest[_kind(r)] = _run(r)
     return {kind: _run_rows(records, name, kind) for kind, name in newest.items()}
 
 
@@ -75,7 +75,7 @@ def table4_seeds(records: list[dict]) -> dict[str, dict[int, list[dict]]]:
         config = _config(rows[0])
         by_seed: dict[int, str] = {}
         for r in records:
-            if r["setting"] == "single_step" and r.get("annotations", "exact") == kind and _config(r) == config:
+            if r["setting"] == "single_step" and _kind(r) == kind and _config(r) == config:
                 by_seed[int(r.get("seed", 0))] = _run(r)
         out[kind] = {seed: _run_rows(records, name, kind) for seed, name in sorted(by_seed.items())}
     return out
@@ -97,6 +97,11 @@ def _run(r: dict) -> str:
     return r.get("run") or r["date"] + r["preset"]
 
 
+def _kind(r: dict) -> str:
+    """The record's kind of training annotations (records from before the choice existed: exact)."""
+    return r.get("annotations", "exact")
+
+
 def _config(r: dict) -> tuple:
     return tuple(r.get(k) for k in CONFIG_KEYS)
 
@@ -106,7 +111,7 @@ def _run_rows(records: list[dict], name: str, kind: str) -> list[dict]:
     finished rounds again); rounds first."""
     rows: dict = {}
     for r in records:
-        if _run(r) == name and r.get("annotations", "exact") == kind:
+        if _run(r) == name and _kind(r) == kind:
             rows.pop((r["setting"], r["round"]), None)
             rows[(r["setting"], r["round"])] = r
     return sorted(rows.values(), key=lambda r: (r["setting"] != "rounds", r["round"] or 0))
