@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def robust(sq: torch.Tensor, sigma: float | None) -> torch.Tensor:
+def robust(sq: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
     """Geman-McClure kernel on squared residuals: rho(r^2) = sigma^2 r^2 / (r^2 + sigma^2);
     identity when sigma is None."""
     if sigma is None:

@@ -66,10 +66,12 @@ def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(S
         samples = benchmark_samples(n, setting)
         for it in iters:
             t0 = time.perf_counter()
-            fits = register(body, samples, RegistrationConfig.with_iters(it, device=dev))
+            cfg = RegistrationConfig.with_iters(it, device=dev)
+            fits = register(body, samples, cfg)
             dt = time.perf_counter() - t0
             out.append(emit("registration", {"kind": "accuracy", "setting": setting, "iterations": it, **evaluate_fits(body, fits, samples),
-                                             "seconds": round(dt, 2), "device": dev}))  # fmt: skip
+                                             "seconds": round(dt, 2), "device": dev, "robust_sigma": cfg.robust_sigma,
+                                             "robust_sigma_end": cfg.robust_sigma_end}))  # fmt: skip
     if "speed" not in kinds:
         return out
     masked = speed_samples(max(speed_batches), mask=True)
