@@ -63,7 +63,7 @@ def table4_runs(records: list[dict]) -> dict[str, list[dict]]:
 
 # what makes two recorded runs the same experiment but for the seed (each seed: its own data and training)
 CONFIG_KEYS = ("preset", "n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr", "mirror", "w_pose",
-               "w_joints", "w_joints_camera")  # fmt: skip
+               "w_joints", "w_joints_camera", "robust_sigma_end")  # fmt: skip
 
 
 def table4_seeds(records: list[dict]) -> dict[str, dict[int, list[dict]]]:
@@ -134,7 +134,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     from dalnb import BodyModel
     from dalnb.data.store import load_samples
     from dalnb.data.synth import SynthConfig, generate
-    from dalnb.registration import load_fits, without_dense
+    from dalnb.registration import RegistrationConfig, load_fits, without_dense
     from dalnb.rounds import one_long_round, run_rounds, single_step_baseline
 
     c = {**CONFIGS[preset], **overrides}
@@ -142,7 +142,8 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     if kind not in ANNOTATIONS:
         raise ValueError(f"annotations: expected one of {list(ANNOTATIONS)}, got {kind!r}")
     ann = ANNOTATIONS[kind]
-    key = hashlib.sha1(json.dumps([c, seed], sort_keys=True).encode()).hexdigest()[:10]
+    sigma_end = RegistrationConfig().robust_sigma_end  # the registration's robust scale at the end of a fit (records before it: None)
+    key = hashlib.sha1(json.dumps([c, seed, sigma_end], sort_keys=True).encode()).hexdigest()[:10]
     wd = Path(work_dir or Path.home() / ".cache" / "dalnb" / "bench_rounds" / f"{preset}-{key}")
     body = BodyModel.default()
     S = c["image_size"]
@@ -155,7 +156,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     train = [without_dense(s) if k else s for s, k in zip(train, kp_only)]
     cfg = rounds_config(c, device, seed)
     base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "seed": seed, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "seed": seed, "robust_sigma_end": sigma_end, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
     keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "refined_mpjpe_mm", "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err",
             "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []
