@@ -615,6 +615,11 @@ def ablation_configs(base: RegistrationConfig) -> dict[str, RegistrationConfig]:
     }
 
 
+def _cosine(it: int, n: int) -> float:
+    """1 -> 0 along a half cosine over iterations 0 .. n - 1."""
+    return 0.5 * (1 + math.cos(math.pi * it / max(n - 1, 1)))
+
+
 def robust_scale(cfg: RegistrationConfig, stage: Stage, it: int) -> float | None:
     """The 2D residuals' Geman-McClure scale at iteration ``it`` of ``stage``: ``cfg.robust_sigma``
     throughout a rigid stage (or without ``robust_sigma_end``), else a cosine from it down to
@@ -622,7 +627,7 @@ def robust_scale(cfg: RegistrationConfig, stage: Stage, it: int) -> float | None
     s0, s1 = cfg.robust_sigma, cfg.robust_sigma_end
     if s0 is None or s1 is None or set(stage.free) <= RIGID_FREE:
         return s0
-    return s1 + (s0 - s1) * 0.5 * (1 + math.cos(math.pi * it / max(stage.iters - 1, 1)))
+    return s1 + (s0 - s1) * _cosine(it, stage.iters)
 
 
 def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: dict[str, list], active: torch.Tensor) -> torch.Tensor:
@@ -640,7 +645,7 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
     rows: list[torch.Tensor] = []
     names: list[str] = []
     for it in range(stage.iters):
-        decay = stage.lr_end + (1 - stage.lr_end) * 0.5 * (1 + math.cos(math.pi * it / max(stage.iters - 1, 1)))
+        decay = stage.lr_end + (1 - stage.lr_end) * _cosine(it, stage.iters)
         if prob.sigma is not None:
             prob.sigma.fill_(robust_scale(cfg, stage, it))
         th.grad = None
