@@ -1,4 +1,6 @@
 """Benchmark helpers that decide what a recorded run measured."""
+import json
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,20 @@ def test_table4_margins_puts_each_seeds_last_round_beside_its_baselines():
                         3: [_rec("s3", "rounds", 1, 199), _rec("s3", "single_step", None, 231), _rec("s3", "one_long_round", None, 190)]})  # fmt: skip
     assert [(r["seed"], r["run"], r["rounds"], r["rounds_mpjpe_mm"], r["single_step_mpjpe_mm"]) for r in m] == [(0, "s0", 2, 189, 230), (3, "s3", 1, 199, 231)]
     assert np.isnan(m[0]["one_long_round_mpjpe_mm"]) and m[1]["one_long_round_mpjpe_mm"] == 190
+
+
+def test_registration_bench_keypoint_setting_is_how_a_photo_comes(capsys):
+    """Setting (d): keypoints alone with a detector's error, the person mask, the exact keypoint
+    depths; the bench registers and scores it like the others."""
+    from dalnb.bench.registration import bench_registration, benchmark_samples
+
+    name = "d_noisy_keypoints_with_depth"
+    s = benchmark_samples(3, name, image_size=64)
+    clean = benchmark_samples(3, "a_exact_with_depth", image_size=64)
+    for a, b in zip(s, clean):
+        assert "dense_xy" not in a and "dense_vertex" not in a and a["mask"].any()
+        np.testing.assert_array_equal(a["keypoints_depth"], a["gt_keypoints_depth"])
+        assert 0 < np.abs(a["keypoints2d"][:, :2] - b["keypoints2d"][:, :2]).mean() < 10
+    (rec,) = bench_registration(n=3, iters=(20,), settings=(name,), kinds=("accuracy",), device="cpu")
+    assert rec["setting"] == name and rec["n"] == 3 and np.isfinite(rec["pa_mpjpe_mm"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["setting"] == name

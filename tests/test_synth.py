@@ -111,6 +111,19 @@ def test_noise_model_flags_and_stores_settings():
         assert np.median(np.linalg.norm(a["dense_xy"][same] - b["dense_xy"][same], axis=1)) < 3 * 3.0
 
 
+def test_keypoint_noise_moves_only_the_keypoints():
+    """A detector's error on the 2D keypoints: about the asked spread, the visibility flags and
+    everything else as the clean draw of the same seed (the noise has a stream of its own)."""
+    noisy = make_samples(6, 5, SynthConfig(image_size=64, keypoint_noise_px=2.0, noise_px=1.0, anny_fraction=0.0))
+    clean = make_samples(6, 5, SynthConfig(image_size=64, noise_px=1.0, anny_fraction=0.0))
+    d = np.concatenate([a["keypoints2d"][:, :2] - b["keypoints2d"][:, :2] for a, b in zip(noisy, clean)])
+    assert 1.6 < d.std() < 2.4 and abs(d.mean()) < 0.5, (d.std(), d.mean())
+    for a, b in zip(noisy, clean):
+        assert np.array_equal(a["keypoints2d"][:, 2], b["keypoints2d"][:, 2])
+        for k in ("image", "dense_xy", "dense_vertex", "keypoints3d", "gt_keypoints_depth"):
+            assert np.array_equal(a[k], b[k]), k
+
+
 def _digest(folder: Path) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("shard_*.npz"))}
 

@@ -1,8 +1,10 @@
 """``python -m dalnb.bench registration``: accuracy and speed of registration.
 
 Accuracy on a held-out synthetic set of anny-phenotype bodies, from the rest pose, within the
-paper's first-round budget of 300 iterations, in three settings: (a) exact correspondences and
-exact keypoint depths, (b) the same with DensePose-like noise, (c) 2D only. PA-MPJPE on
+paper's first-round budget of 300 iterations, in four settings: (a) exact correspondences and
+exact keypoint depths, (b) the same with DensePose-like noise, (c) 2D only, (d) keypoints alone
+(no dense points) with a detector's error on them, the person mask and exact keypoint depths,
+which is how a photo comes from MediaPipe (notebook 03; a photo's depths are the lifter's). PA-MPJPE on
 Human3.6M-17 joints regressed from both meshes with the same regressor; per-vertex error after
 Procrustes alignment. Speed: 100 iterations, 200 dense points + 17 keypoints.
 """
@@ -18,6 +20,7 @@ SETTINGS = {
     "a_exact_with_depth": dict(noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=True),
     "b_noisy_with_depth": dict(noise_px=3.0, outlier_rate=0.05, swap_rate=0.03, depth=True),
     "c_2d_only": dict(noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=False),
+    "d_noisy_keypoints_with_depth": dict(noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=True, keypoint_noise_px=3.0, dense=False),
 }
 
 
@@ -26,11 +29,14 @@ def benchmark_samples(n: int, setting: str, seed: int = 1234, image_size: int = 
 
     st = SETTINGS[setting]
     cfg = SynthConfig(image_size=image_size, anny_fraction=1.0, noise_px=st["noise_px"], outlier_rate=st["outlier_rate"],
-                      swap_rate=st["swap_rate"], n_dense=120)  # fmt: skip
+                      swap_rate=st["swap_rate"], keypoint_noise_px=st.get("keypoint_noise_px", 0.0), n_dense=120)  # fmt: skip
     samples = make_samples(n, seed, cfg)
     for s in samples:
         if st["depth"]:
             s["keypoints_depth"] = s["gt_keypoints_depth"]
+        if not st.get("dense", True):
+            for k in ("dense_xy", "dense_vertex", "dense_iuv", "dense_outlier", "dense_swapped"):
+                del s[k]
     return samples
 
 

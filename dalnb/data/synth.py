@@ -49,6 +49,7 @@ class SynthConfig:
     noise_px: float = 0.0  # annotation noise on dense points (pixels, std)
     outlier_rate: float = 0.0  # fraction of dense points moved to a random body pixel
     swap_rate: float = 0.0  # fraction of dense points given the mirror (left/right) vertex
+    keypoint_noise_px: float = 0.0  # a detector's error on the 2D keypoints (pixels, std per axis; visibility flags as drawn)
     store_vertices: bool = True
     store_iuv: bool = False
     shard_size: int = 32
@@ -257,7 +258,9 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
 
     body = _body()
     rng = np.random.default_rng(seed)
-    noise_rng = rng.spawn(1)[0]  # annotation noise from its own stream: a seed gives the same renders at every noise level
+    # annotation noise from streams of its own: a seed gives the same renders at every noise level (child 0, the dense
+    # points' noise, is what rng.spawn(1) gave before the keypoints had theirs)
+    noise_rng, kp_noise_rng = rng.spawn(2)
     poses, pose_src, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
     with torch.no_grad():
         out = body(torch.as_tensor(poses), segment_scales=torch.as_tensor(scales))
@@ -314,6 +317,8 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
         vis_frac = coco @ rr.vertex_visible.astype(np.float64)
         in_frame = (kp2[:, 0] >= 0) & (kp2[:, 0] < S) & (kp2[:, 1] >= 0) & (kp2[:, 1] < S)
         v = np.where(in_frame, np.where(vis_frac >= 0.3, 2.0, 1.0), 0.0)
+        if cfg.keypoint_noise_px > 0:
+            kp2 = kp2 + kp_noise_rng.normal(0, cfg.keypoint_noise_px, kp2.shape)
         Rc = rr.camera["rotation"]
         centre = 0.5 * (verts[i].min(0) + verts[i].max(0))
         j24 = (joints24[i] - centre) @ Rc.T + np.array([0.0, 0.0, rr.camera["distance"]])
