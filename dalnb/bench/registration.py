@@ -26,17 +26,17 @@ SETTINGS = {
 
 def benchmark_samples(n: int, setting: str, seed: int = 1234, image_size: int = 128) -> list[dict]:
     from dalnb.data.synth import SynthConfig, make_samples
+    from dalnb.registration import without_dense
 
     st = SETTINGS[setting]
     cfg = SynthConfig(image_size=image_size, anny_fraction=1.0, noise_px=st["noise_px"], outlier_rate=st["outlier_rate"],
                       swap_rate=st["swap_rate"], keypoint_noise_px=st.get("keypoint_noise_px", 0.0), n_dense=120)  # fmt: skip
     samples = make_samples(n, seed, cfg)
+    if not st.get("dense", True):
+        samples = [without_dense(s) for s in samples]
     for s in samples:
         if st["depth"]:
             s["keypoints_depth"] = s["gt_keypoints_depth"]
-        if not st.get("dense", True):
-            for k in ("dense_xy", "dense_vertex", "dense_iuv", "dense_outlier", "dense_swapped"):
-                del s[k]
     return samples
 
 
