@@ -142,7 +142,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     if kind not in ANNOTATIONS:
         raise ValueError(f"annotations: expected one of {list(ANNOTATIONS)}, got {kind!r}")
     ann = ANNOTATIONS[kind]
-    sigma_end = RegistrationConfig().robust_sigma_end  # the registration's robust scale at the end of a fit (records before it: None)
+    sigma_end = RegistrationConfig.robust_sigma_end  # the rounds register with the defaults: the robust scale at a fit's end (records before it: None)
     key = hashlib.sha1(json.dumps([c, seed, sigma_end], sort_keys=True).encode()).hexdigest()[:10]
     wd = Path(work_dir or Path.home() / ".cache" / "dalnb" / "bench_rounds" / f"{preset}-{key}")
     body = BodyModel.default()
