@@ -6,14 +6,18 @@
 * PVE: per-vertex error after Procrustes alignment.
 * per-pixel error: distance between each annotated image point and the projection of its
   predicted surface point.
+* torso rotation error: the angle between the predicted and true torso frames (hips and thorax),
+  the body's heading seen from the camera, which PA-MPJPE aligns away and MPJPE pays for.
 Checked against scipy.spatial.procrustes and hand-made cases in tests/test_metrics.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from dalnb.body.skeleton import H36M17
+
 __all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum", "surface_pixel_error", "evaluate",
-           "COCO_LIMBS", "limb_depth_sign_accuracy"]
+           "COCO_LIMBS", "limb_depth_sign_accuracy", "torso_frame", "torso_rotation_error_deg"]
 
 H36M_BONES = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16))
 
@@ -87,6 +91,29 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0, rescale: bool = True,
     return np.linalg.norm(p - g, axis=-1).mean(-1)
 
 
+def torso_frame(joints: np.ndarray, names: tuple[str, ...] = H36M17) -> np.ndarray:
+    """(B, J, 3) joints named by ``names`` -> (B, 3, 3) rotation whose columns are the torso's axes in
+    the joints' frame: x from the right hip to the left, y towards the thorax (made orthogonal to x),
+    z = x cross y, out of the chest."""
+    j = np.asarray(joints, np.float64)
+    if j.ndim != 3 or j.shape[1:] != (len(names), 3):
+        raise ValueError(f"torso_frame: expected (B, {len(names)}, 3) joints, got {j.shape}")
+    x = j[:, names.index("left_hip")] - j[:, names.index("right_hip")]
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-12)
+    up = j[:, names.index("thorax")] - j[:, names.index("root")]
+    y = up - (up * x).sum(-1, keepdims=True) * x
+    y = y / np.linalg.norm(y, axis=-1, keepdims=True).clip(1e-12)
+    return np.stack([x, y, np.cross(x, y)], -1)
+
+
+def torso_rotation_error_deg(pred: np.ndarray, gt: np.ndarray, names: tuple[str, ...] = H36M17) -> np.ndarray:
+    """(B,) angle in degrees of the rotation between the predicted and the true torso frames
+    (:func:`torso_frame`), both in the camera frame: 180 is a body seen from the wrong side."""
+    P, G = torso_frame(pred, names), torso_frame(gt, names)
+    c = (np.einsum("bij,bij->b", P, G) - 1) / 2  # trace(P G^T) = 1 + 2 cos(angle)
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
 def pixel_error(points_px: np.ndarray, annotated_px: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """(B,) mean distance (pixels) between projected predicted points (B, P, 2) and annotated
     image points (B, P, 2); ``weight`` (B, P) masks padding."""
@@ -138,8 +165,9 @@ def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[
 
 def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
     """Mean metrics of fits or predictions (a ``FitResult``) against samples with ground truth:
-    PA-MPJPE and MPJPE (Human3.6M-17 regressed from the mesh, protocol rescaling) in mm, PVE in
-    mm when ``vertices3d`` is known, per-pixel error in pixels when dense points are."""
+    PA-MPJPE and MPJPE (Human3.6M-17 regressed from the mesh, protocol rescaling) in mm, the torso
+    rotation error's median (degrees) and share over 90 degrees (%), PVE in mm when ``vertices3d``
+    is known, per-pixel error in pixels when dense points are."""
     ok = np.asarray(fits.status) == "ok" if mask is None else np.asarray(mask)
     V = fits.vertices.numpy()
     out = {"ok": int(ok.sum()), "n": len(samples)}
@@ -147,6 +175,9 @@ def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
         H = body.keypoints(fits.vertices, "h36m17").numpy()[ok]
         gtH = np.stack([s["joints3d"] for s in samples])[ok]
         out.update(pa_mpjpe_mm=float(pa_mpjpe(H, gtH).mean() * 1000), mpjpe_mm=float(mpjpe(H, gtH).mean() * 1000))
+        if len(H):
+            rot = torso_rotation_error_deg(H, gtH)
+            out.update(torso_rot_median_deg=float(np.median(rot)), torso_rot_over_90_pct=float((rot > 90).mean() * 100))
     if all("vertices3d" in s for s in samples):
         gtV = np.stack([s["vertices3d"] for s in samples])[ok]
         out["pve_mm"] = float(pve(V[ok], gtV).mean() * 1000)

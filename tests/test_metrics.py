@@ -101,6 +101,30 @@ def test_evaluate_on_synthetic_truth(body):
     f = FitResult(None, None, None, torch.as_tensor(cam), V, None, {}, np.array(["ok", "ok"]))
     r = M.evaluate(body, f, s)
     assert r["pa_mpjpe_mm"] < 1e-3 and r["mpjpe_mm"] < 1e-3 and r["pve_mm"] < 1e-3 and r["pixel_err"] < 1e-2, r
+    assert r["torso_rot_median_deg"] < 0.1 and r["torso_rot_over_90_pct"] == 0, r
+
+
+def test_torso_rotation_error_is_the_angle_of_the_turn_against_scipy(body):
+    """Real Human3.6M joints turned about the pelvis by random rotations: the error is each
+    rotation's angle (scipy's magnitude), whatever the translation; a body seen from behind
+    (turned 180 deg about the vertical) scores 180."""
+    from conftest import shared_data
+
+    from dalnb.data.loaders import load_h36m
+
+    d = shared_data("03_pose3d_h36m")
+    gt = np.stack([x["joints3d"] for x in load_h36m(d / "test_h36m_body3d.npz", d / "cameras.pkl").samples]).astype(np.float64)
+    rot = Rotation.random(len(gt), random_state=5)
+    root = gt[:, :1]
+    turned = np.einsum("bij,bnj->bni", rot.as_matrix(), gt - root) + root + 0.3
+    assert np.allclose(M.torso_rotation_error_deg(turned, gt), np.degrees(rot.magnitude()), atol=1e-6)
+    F = M.torso_frame(gt)
+    assert np.allclose(np.einsum("bji,bjk->bik", F, F), np.eye(3), atol=1e-12) and np.allclose(np.linalg.det(F), 1)
+    up = F[:, :, 1]  # turn about each body's own vertical axis
+    behind = np.einsum("bij,bnj->bni", Rotation.from_rotvec(np.pi * up).as_matrix(), gt - root) + root
+    assert np.allclose(M.torso_rotation_error_deg(behind, gt), 180, atol=1e-4)
+    with pytest.raises(ValueError, match=r"expected \(B, 17, 3\) joints"):
+        M.torso_frame(gt[:, :12])
 
 
 def test_limb_depth_sign_accuracy_hand_made():
