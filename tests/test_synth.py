@@ -111,6 +111,39 @@ def test_noise_model_flags_and_stores_settings():
         assert np.median(np.linalg.norm(a["dense_xy"][same] - b["dense_xy"][same], axis=1)) < 3 * 3.0
 
 
+def test_hair_covers_the_back_and_top_of_the_head_not_the_face():
+    from dalnb.data.synth import _head_geometry
+    from dalnb.render.shade import hair_vertices
+
+    rest, head, eye_y, ear_y, ear_z = _head_geometry()
+    hair = hair_vertices(rest, head, eye_y, ear_y, ear_z, hairline=0.05, nape=0.04)
+    assert hair.any() and not (hair & ~head).any()
+    hv = np.flatnonzero(head)
+    crown = hv[np.argmax(rest[hv, 1])]
+    at_ears = hv[np.abs(rest[hv, 1] - ear_y) < 0.01]
+    back, face = at_ears[np.argmin(rest[at_ears, 2])], at_ears[np.argmax(rest[at_ears, 2])]  # back of the head, the face
+    assert hair[crown] and hair[back] and not hair[face]
+
+
+def test_hair_changes_only_head_pixels_of_the_same_renders():
+    """Hair has a random stream of its own: with and without it, the same bodies, annotations and
+    background; only pixels of the body (its head) differ, in most samples."""
+    with_hair = make_samples(6, 8, SynthConfig(image_size=64, anny_fraction=0.0, occluder=0.0))
+    bald = make_samples(6, 8, SynthConfig(image_size=64, anny_fraction=0.0, occluder=0.0, hair=False))
+    changed = 0
+    for a, b in zip(with_hair, bald):
+        for k in ("keypoints2d", "dense_xy", "dense_vertex", "mask", "joints3d"):
+            assert np.array_equal(a[k], b[k]), k
+        diff = np.abs(a["image"].astype(int) - b["image"].astype(int)).max(-1) > 0
+        assert not (diff & ~a["mask"]).any()
+        if diff.any():
+            changed += 1
+            ys, xs = np.nonzero(diff)
+            ears = a["keypoints2d"][[3, 4], :2]  # COCO left and right ear
+            assert np.linalg.norm(np.stack([xs, ys], 1)[:, None] - ears[None], axis=-1).min(1).max() < 0.2 * 64
+    assert changed >= 3, changed
+
+
 def test_keypoint_noise_moves_only_the_keypoints():
     """A detector's error on the 2D keypoints: about the asked spread, the visibility flags and
     everything else as the clean draw of the same seed (the noise has a stream of its own)."""

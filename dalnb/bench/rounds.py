@@ -2,12 +2,14 @@
 
 Synthetic training renders (70 % mocap poses, 30 % anny bodies) and a held-out test set of
 anny-phenotype bodies. One JSON object per round with ``round``, ``mpjpe_mm``, ``pa_mpjpe_mm``,
-``pve_mm`` and ``pixel_err`` (the regressor alone) plus the same after test-time refinement
+``pve_mm``, ``pixel_err`` and the torso rotation error (``torso_rot_median_deg``,
+``torso_rot_over_90_pct``: the heading) of the regressor alone, plus the same after test-time refinement
 (``refined_*``), then the two baselines trained as long as all rounds together: the
 single-step baseline (all losses, no registration) and one long round (round 1's fits only).
 
 ``--set annotations=real`` trains on real-like annotations instead of the renders' exact dense
-points (``ANNOTATIONS``); the test set is the same either way.
+points (``ANNOTATIONS``); the test set is the same either way. ``--set hair=false`` renders every
+head bald (``SynthConfig.hair``; session 13's ablation: ``benchmarks/rounds_hair.jsonl``).
 
 Defaults: a small CPU config (3,000 64-px renders, ResNet-18, 3 rounds); ``--set preset=full``
 takes the full config for one GPU (50k 224-px renders, ResNet-50, 5 rounds). The run lives in
@@ -25,11 +27,11 @@ from dalnb.bench import emit, register_bench
 
 CONFIGS = {
     "small": dict(n_train=3000, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=5, batch=32, lr=3e-4,
-                  first_iters=300, later_iters=300, refine_iters=50, workers=2),
+                  first_iters=300, later_iters=300, refine_iters=50, workers=2, hair=True),
     "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=2e-4,
-                 first_iters=300, later_iters=300, refine_iters=50, workers=16),
+                 first_iters=300, later_iters=300, refine_iters=50, workers=16, hair=True),
     "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=2e-4,
-                  first_iters=300, later_iters=300, refine_iters=50, workers=16),
+                  first_iters=300, later_iters=300, refine_iters=50, workers=16, hair=True),
 }  # fmt: skip
 
 
@@ -63,7 +65,7 @@ def table4_runs(records: list[dict]) -> dict[str, list[dict]]:
 
 # what makes two recorded runs the same experiment but for the seed (each seed: its own data and training)
 CONFIG_KEYS = ("preset", "n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr", "mirror", "w_pose",
-               "w_joints", "w_joints_camera", "robust_sigma_end")  # fmt: skip
+               "w_joints", "w_joints_camera", "robust_sigma_end", "hair")  # fmt: skip
 
 
 def table4_seeds(records: list[dict]) -> dict[str, dict[int, list[dict]]]:
@@ -147,18 +149,19 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     wd = Path(work_dir or Path.home() / ".cache" / "dalnb" / "bench_rounds" / f"{preset}-{key}")
     body = BodyModel.default()
     S = c["image_size"]
-    generate(wd / "data" / "train", c["n_train"], seed, SynthConfig(image_size=S, anny_fraction=0.3, store_vertices=False, **ann["noise"]),
+    hair = bool(c["hair"])  # renders with hair (SynthConfig.hair; records before it: None)
+    generate(wd / "data" / "train", c["n_train"], seed, SynthConfig(image_size=S, anny_fraction=0.3, store_vertices=False, hair=hair, **ann["noise"]),
              workers=c["workers"], progress=False)  # fmt: skip
-    generate(wd / "data" / "test", c["n_test"], seed + 1, SynthConfig(image_size=S, anny_fraction=1.0, truncation=0.0), workers=c["workers"],
-             progress=False)  # fmt: skip
+    generate(wd / "data" / "test", c["n_test"], seed + 1, SynthConfig(image_size=S, anny_fraction=1.0, truncation=0.0, hair=hair),
+             workers=c["workers"], progress=False)  # fmt: skip
     train, test = load_samples(wd / "data" / "train"), load_samples(wd / "data" / "test")
     kp_only = spread(len(train), ann["keypoint_only"])
     train = [without_dense(s) if k else s for s, k in zip(train, kp_only)]
     cfg = rounds_config(c, device, seed)
     base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "seed": seed, "robust_sigma_end": sigma_end, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
-    keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "refined_mpjpe_mm", "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err",
-            "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
+            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "seed": seed, "robust_sigma_end": sigma_end, "hair": hair, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+    keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "torso_rot_median_deg", "torso_rot_over_90_pct", "refined_mpjpe_mm",
+            "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err", "refined_torso_rot_median_deg", "refined_torso_rot_over_90_pct", "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []
     for row in run_rounds(body, train, test, wd / "rounds", cfg, progress=False):
         out.append(emit("rounds", {"setting": "rounds", "round": row["round"], **{k: _r(row.get(k)) for k in keys}, **base}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["vertex_normals", "shade", "background", "random_albedo"]
+__all__ = ["vertex_normals", "shade", "background", "random_albedo", "hair_vertices", "random_hair"]
 
 SKIN_TONES = np.array([[0.98, 0.80, 0.68], [0.87, 0.66, 0.52], [0.72, 0.51, 0.36], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]])
 
@@ -34,6 +34,28 @@ def random_albedo(rng: np.random.Generator, segment_names) -> np.ndarray:
         else:
             out[s] = top
     return np.clip(out, 0, 1)
+
+
+#: Hair colours (linear RGB albedo): black, dark brown, brown, auburn, blond, grey.
+HAIR_TONES = np.array([[0.04, 0.03, 0.03], [0.12, 0.07, 0.04], [0.28, 0.17, 0.09], [0.40, 0.16, 0.07], [0.75, 0.60, 0.35],
+                       [0.60, 0.60, 0.58]])  # fmt: skip
+
+
+def hair_vertices(rest: np.ndarray, head: np.ndarray, eye_y: float, ear_y: float, ear_z: float, hairline: float, nape: float) -> np.ndarray:
+    """(V,) bool: the head's vertices under hair, on the rest-pose template (y up, z towards the face):
+    above ``hairline`` metres over the eyes, or behind the ears and above ``nape`` metres under them.
+    rest (V, 3); head (V,) bool, the head segment's vertices."""
+    y, z = rest[:, 1], rest[:, 2]
+    return head & ((y > eye_y + hairline) | ((z < ear_z - 0.01) & (y > ear_y - nape)))
+
+
+def random_hair(rng: np.random.Generator) -> tuple[np.ndarray, float, float] | None:
+    """A person's hair: (colour (3,), hairline, nape) in metres, or None (bald or shaved, 15 %). Real
+    photos show the back of a head as hair and its front as a face: the renders' cue for the body's heading."""
+    if rng.random() < 0.15:
+        return None
+    colour = np.clip(HAIR_TONES[rng.integers(len(HAIR_TONES))] * rng.uniform(0.8, 1.2), 0, 1)
+    return colour, float(rng.uniform(0.035, 0.07)), float(rng.uniform(-0.01, 0.09))
 
 
 def shade(face: torch.Tensor, bary: torch.Tensor, faces: torch.Tensor, normals: torch.Tensor, albedo_v: torch.Tensor,
