@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dalnb.body.skeleton import COCO17
 from dalnb.data.schema import validate_sample
 from dalnb.data.store import load_samples
 from dalnb.data.synth import (
@@ -139,7 +140,7 @@ def test_hair_changes_only_head_pixels_of_the_same_renders():
         if diff.any():
             changed += 1
             ys, xs = np.nonzero(diff)
-            ears = a["keypoints2d"][[3, 4], :2]  # COCO left and right ear
+            ears = a["keypoints2d"][[COCO17.index("left_ear"), COCO17.index("right_ear")], :2]
             assert np.linalg.norm(np.stack([xs, ys], 1)[:, None] - ears[None], axis=-1).min(1).max() < 0.2 * 64
     assert changed >= 3, changed
 

@@ -310,11 +310,10 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
         visible_mask = m_body & ~rr.occluder
         # image
         albedo = random_albedo(rng, sk.JOINT_NAMES)
-        albedo_v = body.data.skin_weights @ albedo
-        hair = random_hair(hair_rng) if cfg.hair else None
-        if hair is not None:
-            albedo_v = albedo_v.copy()
-            albedo_v[hair_vertices(*_head_geometry(), hair[1], hair[2])] = hair[0]
+        albedo_v = body.data.skin_weights @ albedo  # a new (V, 3) array
+        if cfg.hair and (hair := random_hair(hair_rng)) is not None:
+            colour, hairline, nape = hair
+            albedo_v[hair_vertices(*_head_geometry(), hairline, nape)] = colour
         albedo_v = torch.as_tensor(albedo_v)
         normals = vertex_normals(torch.as_tensor(X), body.faces)
         light = torch.as_tensor(_unit(rng.normal(size=3) + np.array([0.0, 0.5, 1.5])))
