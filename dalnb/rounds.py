@@ -49,7 +49,7 @@ from dalnb.regressor import (
 log = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "RoundsConfig", "TrainSet", "FitStore", "build_trainset", "train_regressor", "predict",
-           "evaluate_model", "run_rounds", "load_regressor", "predict_in_image", "mean_pose_error"]  # fmt: skip
+           "evaluate_model", "run_rounds", "round_dir", "regressor_path", "load_regressor", "predict_in_image", "mean_pose_error"]  # fmt: skip
 
 
 @dataclass
@@ -469,6 +469,19 @@ def _reorder(fits: FitResult, sample_ids: list[str]) -> FitResult:
     return fits.take([pos[str(s)] for s in sample_ids])
 
 
+def round_dir(out_dir: str | Path, r: int) -> Path:
+    """Round ``r``'s folder in a ``run_rounds`` output folder: its fits, fit store, regressor and
+    metrics."""
+    return Path(out_dir) / f"round{r}"
+
+
+def regressor_path(out_dir: str | Path, r: int | None = None) -> Path:
+    """The regressor checkpoint that ``run_rounds`` saves for round ``r`` in ``out_dir``; with
+    ``r=None``, the one a baseline (``single_step_baseline``, ``one_long_round``) saves in its own
+    ``out_dir``."""
+    return (round_dir(out_dir, r) if r is not None else Path(out_dir)) / "regressor.pt"
+
+
 def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, first_fits: FitResult | None = None,
                progress: bool = True, on_round=None) -> list[dict]:  # fmt: skip
     """Run (or resume) R rounds in ``out_dir``; returns one metrics row per round (on ``test``).
@@ -489,7 +502,7 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
     rows: list[dict] = []
     prev_pred: FitResult | None = None
     for r in range(1, cfg.rounds + 1):
-        rd = out / f"round{r}"
+        rd = round_dir(out, r)
         t_round = time.perf_counter()
         # 1. registration
         fpath = rd / "fits.npz"
@@ -514,9 +527,9 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
             if rank == 0:
                 store.save(spath)
         # 3. train (continuing from the previous round's weights)
-        ckpt = rd / "regressor.pt"
+        ckpt = regressor_path(out, r)
         if r > 1 and not ckpt.exists():
-            model.load_state_dict(torch.load(out / f"round{r - 1}" / "regressor.pt", map_location="cpu", weights_only=False)["model"])
+            model.load_state_dict(torch.load(regressor_path(out, r - 1), map_location="cpu", weights_only=False)["model"])
         targets, w = store.targets(data.sizes), store.valid
         if r == 1 and not ckpt.exists():
             model.set_mean(targets[w])
@@ -568,7 +581,7 @@ def _finetune(body, model: Regressor, data: TrainSet, store: FitStore, train: li
         raise ValueError(f"finetune_where {cfg.finetune_where}: no fitted training sample matches")
     t0 = time.perf_counter()
     tcfg = replace(cfg.train, epochs=cfg.finetune_epochs, seed=cfg.seed * 1000 + 999, device=cfg.device or cfg.train.device)
-    hist = train_regressor(body, model, _subset(data, keep), store.targets(data.sizes)[keep], tcfg, ckpt=fd / "regressor.pt", tag="fine-tune",
+    hist = train_regressor(body, model, _subset(data, keep), store.targets(data.sizes)[keep], tcfg, ckpt=regressor_path(fd), tag="fine-tune",
                            progress=progress)  # fmt: skip
     row, _, _ = evaluate_model(body, model, test, cfg.refine_iters, cfg.device, cfg.seed)
     row = {"round": cfg.rounds + 1, "finetune": True, "finetune_where": dict(cfg.finetune_where), **row, "train_samples": int(keep.sum()),
@@ -631,7 +644,7 @@ def _baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cf
         targets, data, extra = store.targets(data.sizes)[w], _subset(data, w), {"train_samples": int(w.sum())}
         model.set_mean(targets)
     tcfg = replace(cfg.train, epochs=epochs, seed=cfg.seed * 1000 + seed_offset, device=cfg.device or cfg.train.device)
-    hist = train_regressor(body, model, data, targets, tcfg, ckpt=out / "regressor.pt", tag=setting, progress=progress)
+    hist = train_regressor(body, model, data, targets, tcfg, ckpt=regressor_path(out), tag=setting, progress=progress)
     row, _, _ = evaluate_model(body, model, test[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
     row = {"setting": setting, **row, "train_loss_last": hist[-1]["total"], **extra}
     atomic_write_json(mpath, row)

@@ -15,17 +15,12 @@ import sys
 from pathlib import Path
 
 
-def regressor_path(work_dir: Path, record: dict) -> Path:
-    if record["setting"] == "rounds":
-        return work_dir / "rounds" / f"round{record['round']}" / "regressor.pt"
-    return work_dir / record["setting"] / "regressor.pt"
-
-
 def main(argv: list[str]) -> int:
     if len(argv) % 2 or not argv:
         print(__doc__, file=sys.stderr)
         return 2
     from dalnb import BodyModel
+    from dalnb.bench.rounds import record_regressor_path
     from dalnb.data.store import load_samples
     from dalnb.metrics import evaluate
     from dalnb.rounds import build_trainset, load_regressor, predict
@@ -37,7 +32,7 @@ def main(argv: list[str]) -> int:
         for line in Path(records).read_text().splitlines():
             r = json.loads(line)
             if r.get("torso_rot_median_deg") is None:
-                path = regressor_path(wd, r)
+                path = record_regressor_path(wd, r)
                 if not path.exists():
                     raise FileNotFoundError(f"{records}: record {r['setting']} {r.get('round')}: no regressor at {path}")
                 model = load_regressor(path)

@@ -4,7 +4,15 @@ import json
 import numpy as np
 import pytest
 
-from dalnb.bench.rounds import ANNOTATIONS, CONFIGS, rounds_config, spread
+from dalnb.bench.rounds import (
+    ANNOTATIONS,
+    CONFIG_KEYS,
+    CONFIGS,
+    record_config,
+    record_regressor_path,
+    rounds_config,
+    spread,
+)
 
 
 @pytest.mark.parametrize("n, f", [(10, 0.5), (7, 0.5), (9, 1 / 3), (5, 0.0), (5, 1.0), (3000, 0.5)])
@@ -27,6 +35,25 @@ def test_rounds_config_takes_the_overrides():
     assert cfg.regressor.w_pose == 3.0 and cfg.regressor.w_joints == 0 and cfg.train.mirror == 0.5 and cfg.regressor.image_size == 64
     assert rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0 and rounds_config(CONFIGS["small"]).regressor.w_joints_camera == 10.0
     assert ANNOTATIONS["exact"]["keypoint_only"] == 0 and not ANNOTATIONS["exact"]["noise"]
+
+
+def test_record_config_writes_the_fields_that_tell_two_runs_apart():
+    """A record's config is CONFIG_KEYS, in order, with the overrides' values: table4_seeds
+    compares runs by these fields, so one written but not compared (or the reverse) would pool
+    different experiments as seeds of one."""
+    c = {**CONFIGS["small"], "w_pose": 3.0, "mirror": 0.5, "hair": False}
+    rec = record_config("small", c, rounds_config(c), 0.03)
+    assert tuple(rec) == CONFIG_KEYS
+    assert (rec["w_pose"], rec["mirror"], rec["hair"], rec["robust_sigma_end"], rec["n_train"]) == (3.0, 0.5, False, 0.03, 3000)
+    from dalnb.bench import load_records
+
+    newest = load_records("rounds")[-1]  # a recorded run of today's bench carries every config field
+    assert set(CONFIG_KEYS) <= set(newest), set(CONFIG_KEYS) - set(newest)
+
+
+def test_record_regressor_path_follows_the_benchs_folders(tmp_path):
+    assert record_regressor_path(tmp_path, {"setting": "rounds", "round": 3}) == tmp_path / "rounds" / "round3" / "regressor.pt"
+    assert record_regressor_path(tmp_path, {"setting": "one_long_round", "round": None}) == tmp_path / "one_long_round" / "regressor.pt"
 
 
 def _rec(run, setting, rnd, mpjpe, **kw):

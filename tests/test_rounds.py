@@ -244,6 +244,7 @@ def test_killed_run_resumes_to_the_same_result(body, samples, monkeypatch, tmp_p
             assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), k
     wa = torch.load(tmp_path / "a" / "round2" / "regressor.pt", weights_only=False)["model"]
     wb = torch.load(tmp_path / "b" / "round2" / "regressor.pt", weights_only=False)["model"]
+    assert R.regressor_path(tmp_path / "b", 2) == tmp_path / "b" / "round2" / "regressor.pt"  # where the notebooks look
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
     rows = [json.loads((tmp_path / "b" / f"round{r}" / "metrics.json").read_text()) for r in (1, 2)]
     assert [r["round"] for r in rows] == [1, 2] and rows[1]["train_samples"] == 8

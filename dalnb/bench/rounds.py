@@ -25,13 +25,15 @@ import numpy as np
 
 from dalnb.bench import emit, register_bench
 
+# every preset: registration iterations (round 1, later rounds, test-time refinement) and renders with hair
+_EVERY = dict(first_iters=300, later_iters=300, refine_iters=50, hair=True)
 CONFIGS = {
-    "small": dict(n_train=3000, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=5, batch=32, lr=3e-4,
-                  first_iters=300, later_iters=300, refine_iters=50, workers=2, hair=True),
-    "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=2e-4,
-                 first_iters=300, later_iters=300, refine_iters=50, workers=16, hair=True),
-    "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=2e-4,
-                  first_iters=300, later_iters=300, refine_iters=50, workers=16, hair=True),
+    "small": dict(n_train=3000, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=5, batch=32, lr=3e-4, workers=2,
+                  **_EVERY),
+    "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=2e-4, workers=16,
+                 **_EVERY),
+    "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=2e-4, workers=16,
+                  **_EVERY),
 }  # fmt: skip
 
 
@@ -63,9 +65,27 @@ def table4_runs(records: list[dict]) -> dict[str, list[dict]]:
     return {kind: _run_rows(records, name, kind) for kind, name in newest.items()}
 
 
-# what makes two recorded runs the same experiment but for the seed (each seed: its own data and training)
+# what makes two recorded runs the same experiment but for the seed (each seed: its own data and training): the
+# fields of ``record_config``
 CONFIG_KEYS = ("preset", "n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr", "mirror", "w_pose",
                "w_joints", "w_joints_camera", "robust_sigma_end", "hair")  # fmt: skip
+
+
+def record_config(preset: str, c: dict, cfg, robust_sigma_end: float) -> dict:
+    """The config fields of a ``rounds`` record (``CONFIG_KEYS``, in order): preset ``preset``'s
+    settings ``c`` with their overrides, ``cfg`` = ``rounds_config(c)``, and the registration's
+    robust scale at a fit's end."""
+    return {"preset": preset, **{k: c[k] for k in ("n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr")},
+           "mirror": cfg.train.mirror, **{k: getattr(cfg.regressor, k) for k in ("w_pose", "w_joints", "w_joints_camera")},
+           "robust_sigma_end": robust_sigma_end, "hair": bool(c["hair"])}  # fmt: skip
+
+
+def record_regressor_path(work_dir: str | Path, record: dict) -> Path:
+    """The regressor a ``rounds`` record describes, in its run's ``work_dir``: each setting
+    (rounds, single_step, one_long_round) trains in the folder named after it."""
+    from dalnb.rounds import regressor_path
+
+    return regressor_path(Path(work_dir) / record["setting"], record["round"])
 
 
 def table4_seeds(records: list[dict]) -> dict[str, dict[int, list[dict]]]:
@@ -137,7 +157,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     from dalnb.data.store import load_samples
     from dalnb.data.synth import SynthConfig, generate
     from dalnb.registration import RegistrationConfig, load_fits, without_dense
-    from dalnb.rounds import one_long_round, run_rounds, single_step_baseline
+    from dalnb.rounds import one_long_round, round_dir, run_rounds, single_step_baseline
 
     c = {**CONFIGS[preset], **overrides}
     kind = c.get("annotations", "exact")
@@ -149,7 +169,7 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     wd = Path(work_dir or Path.home() / ".cache" / "dalnb" / "bench_rounds" / f"{preset}-{key}")
     body = BodyModel.default()
     S = c["image_size"]
-    hair = bool(c["hair"])  # renders with hair (SynthConfig.hair; records before it: None)
+    hair = bool(c["hair"])  # renders with hair (SynthConfig.hair; records before it have no such field)
     generate(wd / "data" / "train", c["n_train"], seed, SynthConfig(image_size=S, anny_fraction=0.3, store_vertices=False, hair=hair, **ann["noise"]),
              workers=c["workers"], progress=False)  # fmt: skip
     generate(wd / "data" / "test", c["n_test"], seed + 1, SynthConfig(image_size=S, anny_fraction=1.0, truncation=0.0, hair=hair),
@@ -158,19 +178,20 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     kp_only = spread(len(train), ann["keypoint_only"])
     train = [without_dense(s) if k else s for s, k in zip(train, kp_only)]
     cfg = rounds_config(c, device, seed)
-    base = {"preset": preset, "n_train": c["n_train"], "n_test": c["n_test"], "image_size": S, "backbone": c["backbone"],
-            "epochs_per_round": c["epochs_per_round"], "batch": c["batch"], "lr": c["lr"], "mirror": cfg.train.mirror, "w_pose": cfg.regressor.w_pose, "w_joints": cfg.regressor.w_joints, "w_joints_camera": cfg.regressor.w_joints_camera, "annotations": kind, "seed": seed, "robust_sigma_end": sigma_end, "hair": hair, "run": wd.name, "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
+    base = {**record_config(preset, c, cfg, sigma_end), "annotations": kind, "seed": seed, "run": wd.name,
+            "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
     keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "torso_rot_median_deg", "torso_rot_over_90_pct", "refined_mpjpe_mm",
             "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err", "refined_torso_rot_median_deg", "refined_torso_rot_over_90_pct", "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
     out = []
-    for row in run_rounds(body, train, test, wd / "rounds", cfg, progress=False):
+    for row in run_rounds(body, train, test, wd / "rounds", cfg, progress=False):  # each setting in wd / its name: record_regressor_path
         out.append(emit("rounds", {"setting": "rounds", "round": row["round"], **{k: _r(row.get(k)) for k in keys}, **base}))
     if baselines:
         total = cfg.rounds * cfg.epochs_per_round
-        ss = single_step_baseline(body, train, test, wd / "single_step", cfg, total, progress=False)
-        out.append(emit("rounds", {"setting": "single_step", "round": None, "epochs": total, **{k: _r(ss.get(k)) for k in keys}, **base}))
-        lr = one_long_round(body, train, test, wd / "one_long_round", cfg, load_fits(wd / "rounds" / "round1" / "fits.npz", body), total, progress=False)
-        out.append(emit("rounds", {"setting": "one_long_round", "round": None, "epochs": total, **{k: _r(lr.get(k)) for k in keys}, **base}))
+        first_fits = load_fits(round_dir(wd / "rounds", 1) / "fits.npz", body)
+        for setting, res in (("single_step", lambda d: single_step_baseline(body, train, test, d, cfg, total, progress=False)),
+                             ("one_long_round", lambda d: one_long_round(body, train, test, d, cfg, first_fits, total, progress=False))):
+            row = res(wd / setting)
+            out.append(emit("rounds", {"setting": setting, "round": None, "epochs": total, **{k: _r(row.get(k)) for k in keys}, **base}))
     return out
 
 
