@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dalnb.io import atomic_write_json
 
-__all__ = ["Claim", "verdict", "lower", "lower_in_every", "at_most", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
+__all__ = ["Claim", "verdict", "lower", "lower_in_every", "Margin", "paired_margin", "at_most", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
 
 VERDICTS = {True: "holds", False: "does not hold", None: "not measured here"}
 
@@ -66,6 +66,33 @@ def lower_in_every(pairs: Sequence[tuple[float, float]]) -> bool | None:
     decided = [lower(a, b) for a, b in pairs]
     decided = [d for d in decided if d is not None]
     return all(decided) if decided else None
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far ``a`` lies below or above ``b`` over repeats (e.g. seeds): ``mean`` of ``a - b``
+    (negative: ``a`` is lower), its sample standard deviation ``sd`` (NaN with fewer than two)
+    and ``n``, the pairs with two finite figures."""
+
+    mean: float
+    sd: float
+    n: int
+
+    def __str__(self) -> str:
+        if self.n == 0:
+            return "no pair with two finite figures"
+        spread = f" +- {self.sd:.1f} (sd)" if self.n > 1 else ""
+        return f"{self.mean:+.1f}{spread} mm over {self.n} seed{'s' if self.n > 1 else ''}"
+
+
+def paired_margin(pairs: Sequence[tuple[float, float]]) -> Margin:
+    """The mean and spread of ``a - b`` over the (a, b) pairs with two finite figures."""
+    d = [float(a) - float(b) for a, b in pairs if _finite(a, b)]
+    if not d:
+        return Margin(math.nan, math.nan, 0)
+    mean = sum(d) / len(d)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1)) if len(d) > 1 else math.nan
+    return Margin(mean, sd, len(d))
 
 
 def falls(values: Sequence[float]) -> bool | None:

@@ -95,7 +95,6 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
     import json
 
     from dalnb.bench import load_records
-    from dalnb.bench.rounds import table4_runs
 
     rows = []
     rounds = sorted(Path(run_dir).glob("rounds/round*/metrics.json"), key=lambda p: int(p.parent.name[5:]))
@@ -106,19 +105,34 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
         rows.append(("rounds: last / first MPJPE", f"{last['mpjpe_mm'] / first['mpjpe_mm']:.2f} (this run)", "106 / 140 = 0.76", ""))
         rows.append(("per-pixel error, regressor &rarr; refined", f"{last['pixel_err']:.1f} &rarr; {last['refined_pixel_err']:.1f} px (this run, synthetic)",
                      "18.6 &rarr; 12.0 px (DensePose-COCO)", ""))
-    for kind, recs in table4_runs(load_records("rounds")).items():
-        rr = [r for r in recs if r["setting"] == "rounds"]
-        base = {r["setting"]: r for r in recs if r["setting"] != "rounds"}
-        a, b = rr[0], rr[-1]
-        vs = "; ".join(f"{k.replace('_', ' ')} {base[k]['mpjpe_mm']:.0f}" for k in ("single_step", "one_long_round") if k in base)
-        rows.append((f"bench rounds, {kind} training annotations: MPJPE round 1 &rarr; last (baselines)",
-                     f"{a['mpjpe_mm']:.0f} &rarr; {b['mpjpe_mm']:.0f} mm ({vs} mm; {b['preset']}, {b['n_train']} renders, {b['machine']['cpu'][:30]}, {b['date']})",
-                     "140 &rarr; 106 mm (Human3.6M); single step clearly worse", ""))  # fmt: skip
+    rows += table4_rows(load_records("rounds"))
     rows += speed_rows(load_records("registration"), load_records("predict"))
     lf = {r["setting"]: r for r in load_records("lifter")}
     if "full" in lf and "zero_depth_baseline" in lf:
         rows.append(("lifter PA-MPJPE (zero depth)", f"{lf['full']['pa_mpjpe_mm']:.0f} mm ({lf['zero_depth_baseline']['pa_mpjpe_mm']:.0f} mm), synthetic, "
                      f"{lf['full']['date']}", "", "Kudo et al. / Chen et al.: Human3.6M only"))
+    return rows
+
+
+def table4_rows(records: list[dict]) -> list[tuple[str, str, str, str]]:
+    """Headline rows from recorded ``bench rounds`` runs: per kind of training annotations, the
+    newest run with baselines (round 1 -> last, each baseline) and, over every recorded seed of
+    its config, the margin of the rounds over one long round (negative: the rounds win)."""
+    from dalnb.bench.rounds import table4_margins, table4_runs, table4_seeds
+    from dalnb.claims import paired_margin
+
+    rows = []
+    seeds = table4_seeds(records)
+    for kind, recs in table4_runs(records).items():
+        rr = [r for r in recs if r["setting"] == "rounds"]
+        base = {r["setting"]: r for r in recs if r["setting"] != "rounds"}
+        a, b = rr[0], rr[-1]
+        vs = "; ".join(f"{k.replace('_', ' ')} {base[k]['mpjpe_mm']:.0f}" for k in ("single_step", "one_long_round") if k in base)
+        margin = paired_margin([(m["rounds_mpjpe_mm"], m["one_long_round_mpjpe_mm"]) for m in table4_margins(seeds[kind])])
+        rows.append((f"bench rounds, {kind} training annotations: MPJPE round 1 &rarr; last (baselines)",
+                     f"{a['mpjpe_mm']:.0f} &rarr; {b['mpjpe_mm']:.0f} mm ({vs} mm; seed {b.get('seed', 0)}, {b['preset']}, {b['n_train']} renders, "
+                     f"{b['machine']['cpu'][:30]}, {b['date']}); rounds minus one long round: {margin}",
+                     "140 &rarr; 106 mm (Human3.6M); single step clearly worse", ""))  # fmt: skip
     return rows
 
 

@@ -100,6 +100,7 @@ def test_table4_margins_puts_each_seeds_last_round_beside_its_baselines():
                         3: [_rec("s3", "rounds", 1, 199), _rec("s3", "single_step", None, 231), _rec("s3", "one_long_round", None, 190)]})  # fmt: skip
     assert [(r["seed"], r["run"], r["rounds"], r["rounds_mpjpe_mm"], r["single_step_mpjpe_mm"]) for r in m] == [(0, "s0", 2, 189, 230), (3, "s3", 1, 199, 231)]
     assert np.isnan(m[0]["one_long_round_mpjpe_mm"]) and m[1]["one_long_round_mpjpe_mm"] == 190
+    assert (m[0]["single_step_margin_mm"], m[1]["one_long_round_margin_mm"]) == (189 - 230, 199 - 190) and np.isnan(m[0]["one_long_round_margin_mm"])
 
 
 def test_registration_bench_keypoint_setting_is_how_a_photo_comes(capsys):

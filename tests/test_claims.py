@@ -34,6 +34,21 @@ def test_lower_in_every_needs_every_repeat():
     assert lower_in_every([(float("nan"), 1.0)]) is None and lower_in_every([]) is None
 
 
+def test_paired_margin_matches_the_statistics_module():
+    import statistics
+
+    from dalnb.claims import paired_margin
+
+    pairs = [(186.5, 189.5), (193.6, 192.5), (190.0, float("nan")), (180.2, 191.0)]
+    d = [186.5 - 189.5, 193.6 - 192.5, 180.2 - 191.0]
+    m = paired_margin(pairs)
+    assert m.n == 3 and m.mean == pytest.approx(statistics.mean(d)) and m.sd == pytest.approx(statistics.stdev(d))
+    assert str(m) == f"{statistics.mean(d):+.1f} +- {statistics.stdev(d):.1f} (sd) mm over 3 seeds"
+    one = paired_margin([(1.0, 3.0)])
+    assert (one.mean, one.n) == (-2.0, 1) and np.isnan(one.sd) and str(one) == "-2.0 mm over 1 seed"
+    assert paired_margin([]).n == 0 and str(paired_margin([(float("nan"), 1.0)])) == "no pair with two finite figures"
+
+
 def test_at_most_is_a_goal_comparison():
     assert at_most(0.8, 0.8) is True and at_most(0.81, 0.8) is False and at_most(float("nan"), 0.8) is None
     assert falls(pd.Series([3.0, 2.0], index=[1, 2])) is True  # a table column indexed by round

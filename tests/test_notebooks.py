@@ -137,6 +137,24 @@ def test_headline_speed_rows_one_per_device_newest_first():
     assert len(rows) == 4
 
 
+def test_headline_table4_row_gives_the_newest_run_and_the_margin_over_every_seed():
+    from dalnb.pipeline import table4_rows
+
+    def rec(run, seed, setting, rnd, mpjpe):
+        return {"bench": "rounds", "run": run, "seed": seed, "setting": setting, "round": rnd, "mpjpe_mm": mpjpe, "annotations": "real",
+                "preset": "small", "n_train": 3000, "date": "2026-12-07", "machine": {"cpu": "AMD EPYC", "cores": 2}}  # fmt: skip
+
+    recs = [rec("s0", 0, "rounds", 1, 200.0), rec("s0", 0, "rounds", 2, 186.0), rec("s0", 0, "single_step", None, 234.0),
+            rec("s0", 0, "one_long_round", None, 190.0),
+            rec("s1", 1, "rounds", 1, 212.0), rec("s1", 1, "rounds", 2, 194.0), rec("s1", 1, "single_step", None, 244.0),
+            rec("s1", 1, "one_long_round", None, 192.0)]  # fmt: skip
+    (row,) = table4_rows(recs)
+    assert row[0].startswith("bench rounds, real training annotations")
+    assert "212 &rarr; 194 mm (single step 244; one long round 192 mm; seed 1, small, 3000 renders, AMD EPYC, 2026-12-07)" in row[1]
+    assert row[1].endswith("rounds minus one long round: -1.0 +- 4.2 (sd) mm over 2 seeds")  # (186 - 190, 194 - 192)
+    assert table4_rows(recs[:2]) == []  # no run with baselines
+
+
 def check_mesh_view_offline(html_path):
     """The report's three.js mesh view draws and rotates in headless Chromium with every
     network request refused."""

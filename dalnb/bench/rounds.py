@@ -105,13 +105,15 @@ def table4_seeds(records: list[dict]) -> dict[str, dict[int, list[dict]]]:
 
 def table4_margins(seed_runs: dict[int, list[dict]]) -> list[dict]:
     """``table4_seeds``'s runs of one kind -> one row per seed: the last round's MPJPE beside each
-    baseline's (NaN where a baseline was not recorded)."""
+    baseline's and the margin, rounds minus baseline (negative: the rounds are better; NaN where a
+    baseline was not recorded)."""
     out = []
     for seed, rows in seed_runs.items():
         last = max((r for r in rows if r["setting"] == "rounds"), key=lambda r: r["round"])
         base = {r["setting"]: r["mpjpe_mm"] for r in rows if r["setting"] != "rounds"}
         out.append({"seed": seed, "run": _run(last), "rounds": int(last["round"]), "rounds_mpjpe_mm": last["mpjpe_mm"],
-                    **{f"{k}_mpjpe_mm": base.get(k, float("nan")) for k in ("single_step", "one_long_round")}})
+                    **{f"{k}_mpjpe_mm": base.get(k, float("nan")) for k in ("single_step", "one_long_round")},
+                    **{f"{k}_margin_mm": last["mpjpe_mm"] - base.get(k, float("nan")) for k in ("single_step", "one_long_round")}})  # fmt: skip
     return out
 
 
