@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,9 +91,7 @@ def paired_margin(pairs: Sequence[tuple[float, float]]) -> Margin:
     d = [float(a) - float(b) for a, b in pairs if _finite(a, b)]
     if not d:
         return Margin(math.nan, math.nan, 0)
-    mean = sum(d) / len(d)
-    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1)) if len(d) > 1 else math.nan
-    return Margin(mean, sd, len(d))
+    return Margin(statistics.mean(d), statistics.stdev(d) if len(d) > 1 else math.nan, len(d))
 
 
 def falls(values: Sequence[float]) -> bool | None:

@@ -189,11 +189,13 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
         out.append(emit("rounds", {"setting": "rounds", "round": row["round"], **{k: _r(row.get(k)) for k in keys}, **base}))
     if baselines:
         total = cfg.rounds * cfg.epochs_per_round
-        first_fits = load_fits(round_dir(wd / "rounds", 1) / "fits.npz", body)
-        for setting, res in (("single_step", lambda d: single_step_baseline(body, train, test, d, cfg, total, progress=False)),
-                             ("one_long_round", lambda d: one_long_round(body, train, test, d, cfg, first_fits, total, progress=False))):
-            row = res(wd / setting)
+
+        def record(setting: str, row: dict) -> None:
             out.append(emit("rounds", {"setting": setting, "round": None, "epochs": total, **{k: _r(row.get(k)) for k in keys}, **base}))
+
+        record("single_step", single_step_baseline(body, train, test, wd / "single_step", cfg, total, progress=False))
+        first_fits = load_fits(round_dir(wd / "rounds", 1) / "fits.npz", body)
+        record("one_long_round", one_long_round(body, train, test, wd / "one_long_round", cfg, first_fits, total, progress=False))
     return out
 
 
