@@ -102,7 +102,7 @@ def falls(values: Sequence[float]) -> bool | None:
     return all(float(b) < float(a) for a, b in zip(v, v[1:]))
 
 
-FIG7 = {  # ablation name (registration.ablation_configs) -> what the paper says it is needed for
+FIG7 = {  # ablation name (fitting.ablation_configs) -> what the paper says it is needed for
     "without dense correspondences": "Dense correspondences are needed: registration without them is worse",
     "without smoothness and limit terms": "Scale smoothness and joint limits are needed: registration without them is worse",
     "without the stiff stage": "The stiff first stage (global rotation first) is needed: registration without it is worse",
@@ -110,7 +110,7 @@ FIG7 = {  # ablation name (registration.ablation_configs) -> what the paper says
 
 
 def fig7_claims(pa_mpjpe_mm: Mapping[str, float], setting: str) -> list[Claim]:
-    """The paper's Fig. 7 claims from a PA-MPJPE per ablation (keys of ``registration.ablation_configs``,
+    """The paper's Fig. 7 claims from a PA-MPJPE per ablation (keys of ``fitting.ablation_configs``,
     ``"full"`` among them); ``setting`` says on what they were measured."""
     if "full" not in pa_mpjpe_mm:
         raise ValueError(f"fig7_claims: expected a 'full' entry, got {sorted(pa_mpjpe_mm)}")

@@ -1,78 +1,193 @@
-"""Presets and run configs: one named config per preset, saved beside every run.
+"""The study's one typed config: a preset is a tree of the real config dataclasses.
 
 ``tiny`` runs in the test suite (seconds per notebook), ``small`` on 2 CPU cores in minutes
-(``make demo``), ``full`` on one GPU. A notebook resolves its preset with overrides from its
-parameters cell and writes the resolved config to ``run_dir/config/<notebook>.yaml``.
+(``make demo``), ``full`` on one GPU. A notebook resolves its preset with dotted overrides from
+its parameters cell (or ``--override`` on the pipeline's command line), e.g.
+``{"data.n_train": 500, "rounds.train.lr": 1e-4}``; an unknown key fails listing the known
+ones. The resolved config is saved to ``run_dir/config/<notebook>.yaml``.
+
+Each knob has one name: the registration's iterations are ``registration.iters`` (round 1 of
+the rounds uses them too), the image size is ``data.synth.image_size`` (the regressor's input
+too), and ``seed`` and ``device`` sit at the top and reach every part (``resolve``).
 """
+
 from __future__ import annotations
 
 import copy
+import dataclasses
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dalnb.data.synth.scene import SynthConfig
+from dalnb.fitting.config import RegistrationConfig
 from dalnb.io import atomic_write_text
+from dalnb.lifter import LifterConfig
+from dalnb.paths import resolve
+from dalnb.regressor import RegressorConfig
+from dalnb.training.config import RoundsConfig, TrainConfig
 
-__all__ = ["PRESETS", "get_preset", "apply_overrides", "save_config", "load_config", "start_run"]
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {
-        "body": {"bench_batches": [1, 64], "bench_with_anny": True},
-        "data": {"n_train": 24, "n_test": 12, "image_size": 64, "workers": 1, "train_anny_fraction": 0.3, "shard_size": 8},
-        "registration": {"iters": 60, "n_study": 8, "n_photos": 2},
-        "lifter": {"steps": 40, "hidden": 64, "batch": 32},
-        "rounds": {"rounds": 2, "epochs_per_round": 1, "later_iters": 20, "refine_iters": 10, "n_eval": 12, "batch": 8, "lr": 3e-4,
-                   "backbone": "resnet18"},
-        "evaluation": {"refine_iters": [0, 10, 20], "n_failures": 4},
-        "ablations": {"n": 6, "iters": 40, "dense_counts": [10, 60], "noise_px": [0, 3], "source_epochs": 1},
-    },
-    "small": {
-        "body": {"bench_batches": [1, 64, 1024], "bench_with_anny": True},
-        "data": {"n_train": 1200, "n_test": 200, "image_size": 96, "workers": 2, "train_anny_fraction": 0.3, "shard_size": 32},
-        "registration": {"iters": 300, "n_study": 64, "n_photos": 7},
-        "lifter": {"steps": 2000, "hidden": 512, "batch": 128},
-        "rounds": {"rounds": 3, "epochs_per_round": 5, "later_iters": 300, "refine_iters": 50, "n_eval": 200, "batch": 32, "lr": 3e-4,
-                   "backbone": "resnet18"},
-        "evaluation": {"refine_iters": [0, 10, 25, 50, 100], "n_failures": 6},
-        "ablations": {"n": 48, "iters": 300, "dense_counts": [10, 25, 50, 100, 200], "noise_px": [0, 1, 3, 6], "source_epochs": 6},
-    },
-    "full": {
-        "body": {"bench_batches": [1, 64, 1024, 8192], "bench_with_anny": True},
-        "data": {"n_train": 50000, "n_test": 2000, "image_size": 224, "workers": 16, "train_anny_fraction": 0.3, "shard_size": 64},
-        "registration": {"iters": 300, "n_study": 500, "n_photos": 7},
-        "lifter": {"steps": 20000, "hidden": 1024, "batch": 256},
-        "rounds": {"rounds": 5, "epochs_per_round": 4, "later_iters": 300, "refine_iters": 50, "n_eval": 1000, "batch": 128, "lr": 2e-4,
-                   "backbone": "resnet50"},
-        "evaluation": {"refine_iters": [0, 10, 25, 50, 100, 200], "n_failures": 8},
-        "ablations": {"n": 300, "iters": 300, "dense_counts": [10, 25, 50, 100, 200], "noise_px": [0, 1, 3, 6], "source_epochs": 8},
-    },
-}
+__all__ = [
+    "StudyConfig", "BodyBench", "DataConfig", "RegistrationStudy", "EvaluationConfig", "AblationsConfig",
+    "PRESETS", "get_preset", "apply_overrides", "save_config", "start_run",
+]  # fmt: skip
 
 
-def get_preset(name: str) -> dict[str, Any]:
+@dataclass
+class BodyBench:
+    """Notebook 01's body-model benchmark."""
+
+    bench_batches: list[int] = field(default_factory=lambda: [1, 64])
+    bench_with_anny: bool = True
+
+
+@dataclass
+class DataConfig:
+    """Notebook 01's synthetic training and test sets (the renders' settings in ``synth``)."""
+
+    n_train: int = 24
+    n_test: int = 12
+    workers: int = 1
+    train_anny_fraction: float = 0.3  # training bodies from anny's phenotype model; test bodies all are
+    synth: SynthConfig = field(default_factory=SynthConfig)
+
+    @property
+    def image_size(self) -> int:
+        return self.synth.image_size
+
+    def train_synth(self) -> SynthConfig:
+        return replace(self.synth, anny_fraction=self.train_anny_fraction, store_vertices=False)
+
+    def test_synth(self) -> SynthConfig:
+        """Held-out bodies all come from anny's phenotype model, never from our own shape space."""
+        return replace(self.synth, anny_fraction=1.0, store_vertices=True)
+
+
+@dataclass
+class RegistrationStudy:
+    """Registration in notebooks 03-06: its iterations (first fits, studies, ablations' default)."""
+
+    iters: int = 300
+    n_study: int = 64  # held-out bodies in notebook 03's studies
+    n_photos: int = 7
+
+
+@dataclass
+class EvaluationConfig:
+    refine_curve: list[int] = field(default_factory=lambda: [0, 10, 25, 50, 100])  # refinement iterations compared
+    n_failures: int = 6
+
+
+@dataclass
+class AblationsConfig:
+    n: int = 48  # held-out bodies per ablation
+    iters: int = 300
+    dense_counts: list[int] = field(default_factory=lambda: [10, 25, 50, 100, 200])
+    noise_px: list[float] = field(default_factory=lambda: [0, 1, 3, 6])
+    source_epochs: int = 6  # Table 3's trainings
+
+
+@dataclass
+class StudyConfig:
+    preset: str = "tiny"
+    seed: int = 0
+    device: str | None = None  # None: cuda when present, else cpu
+    body: BodyBench = field(default_factory=BodyBench)
+    data: DataConfig = field(default_factory=DataConfig)
+    registration: RegistrationStudy = field(default_factory=RegistrationStudy)
+    lifter: LifterConfig = field(default_factory=LifterConfig)
+    rounds: RoundsConfig = field(default_factory=RoundsConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    ablations: AblationsConfig = field(default_factory=AblationsConfig)
+
+    def resolve(self) -> StudyConfig:
+        """The same config with seed, device and the shared knobs passed down to every part."""
+        seed, dev = self.seed, self.device
+        rounds = replace(
+            self.rounds,
+            first_iters=self.registration.iters,
+            seed=seed,
+            device=dev,
+            regressor=replace(self.rounds.regressor, image_size=self.data.image_size),
+        )
+        return replace(self, lifter=replace(self.lifter, seed=seed, device=dev), rounds=rounds)
+
+    def registration_config(self, iters: int | None = None) -> RegistrationConfig:
+        """``RegistrationConfig`` with ``iters`` (default ``registration.iters``), seed and device."""
+        n = self.registration.iters if iters is None else iters
+        return RegistrationConfig.with_iters(n, seed=self.seed, device=self.device)
+
+    def refinement_config(self, iters: int | None = None) -> RegistrationConfig:
+        """Test-time refinement: registration from a prediction, no stiff stage."""
+        n = self.rounds.refine_iters if iters is None else iters
+        return self.registration_config(n).without_stiff_stage()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _preset(name, n_train, n_test, size, workers, shard, reg, lifter, rounds, train, backbone, ev, abl, batches):
+    return StudyConfig(
+        preset=name,
+        body=BodyBench(bench_batches=batches),
+        data=DataConfig(n_train, n_test, workers, 0.3, SynthConfig(image_size=size, shard_size=shard)),
+        registration=RegistrationStudy(*reg),
+        lifter=LifterConfig(steps=lifter[0], hidden=lifter[1], batch=lifter[2]),
+        rounds=RoundsConfig(**rounds, train=TrainConfig(batch=train[0], lr=train[1]), regressor=RegressorConfig(backbone=backbone)),
+        evaluation=EvaluationConfig(*ev),
+        ablations=AblationsConfig(*abl),
+    )
+
+
+def _rounds(rounds, epochs, n_eval, later=300, refine=50):
+    return dict(rounds=rounds, epochs_per_round=epochs, later_iters=later, refine_iters=refine, n_eval=n_eval)
+
+
+_CURVE = [0, 10, 25, 50, 100]
+_DENSE = [10, 25, 50, 100, 200]
+_NOISE = [0, 1, 3, 6]
+PRESETS: dict[str, StudyConfig] = {
+    "tiny": _preset("tiny", 24, 12, 64, 1, 8, (60, 8, 2), (40, 64, 32), _rounds(2, 1, 12, 20, 10), (8, 3e-4),
+                    "resnet18", ([0, 10, 20], 4), (6, 40, [10, 60], [0, 3], 1), [1, 64]),
+    "small": _preset("small", 1200, 200, 96, 2, 32, (300, 64, 7), (2000, 512, 128), _rounds(3, 5, 200), (32, 3e-4),
+                     "resnet18", (_CURVE, 6), (48, 300, _DENSE, _NOISE, 6), [1, 64, 1024]),
+    "full": _preset("full", 50000, 2000, 224, 16, 64, (300, 500, 7), (20000, 1024, 256), _rounds(5, 4, 1000), (128, 2e-4),
+                    "resnet50", (_CURVE + [200], 8), (300, 300, _DENSE, _NOISE, 8), [1, 64, 1024, 8192]),
+}  # fmt: skip
+
+
+def get_preset(name: str) -> StudyConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; expected one of {list(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
 
 
-def apply_overrides(cfg: dict[str, Any], overrides: dict[str, Any] | list[str] | None) -> dict[str, Any]:
+def apply_overrides(cfg: StudyConfig, overrides: dict[str, Any] | list[str] | None) -> StudyConfig:
     """Overrides as a dict of dotted keys or a list of ``key=value`` strings (YAML values)."""
-    cfg = copy.deepcopy(cfg)
     if not overrides:
         return cfg
     items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
     for key, value in items:
-        node = cfg
-        parts = key.split(".")
-        for p in parts[:-1]:
-            if p not in node or not isinstance(node[p], dict):
-                raise ValueError(f"override {key!r}: unknown section {p!r}; expected one of {list(node)}")
-            node = node[p]
-        if parts[-1] not in node:
-            raise ValueError(f"override {key!r}: unknown key {parts[-1]!r}; expected one of {list(node)}")
-        node[parts[-1]] = value
+        cfg = _set(cfg, key.split("."), value, key)
     return cfg
+
+
+def _set(node, parts: list[str], value, key: str):
+    names = [f.name for f in dataclasses.fields(node)]
+    if parts[0] not in names:
+        raise ValueError(f"override {key!r}: unknown key {parts[0]!r} in {type(node).__name__}; expected one of {names}")
+    old = getattr(node, parts[0])
+    if len(parts) > 1:
+        if not dataclasses.is_dataclass(old):
+            raise ValueError(f"override {key!r}: {parts[0]!r} is a value ({type(old).__name__}), not a section")
+        return replace(node, **{parts[0]: _set(old, parts[1:], value, key)})
+    if dataclasses.is_dataclass(old):
+        raise ValueError(f"override {key!r}: {parts[0]!r} is a section; set one of its keys, e.g. {key}.<name>")
+    if isinstance(old, tuple) and isinstance(value, list):
+        value = tuple(value)
+    return replace(node, **{parts[0]: value})
 
 
 def _split(item: str) -> tuple[str, Any]:
@@ -82,19 +197,23 @@ def _split(item: str) -> tuple[str, Any]:
     return k.strip(), yaml.safe_load(v)
 
 
-def save_config(path: Path, cfg: dict[str, Any]) -> Path:
-    return atomic_write_text(Path(path), yaml.safe_dump(cfg, sort_keys=True))
+def _plain(x):
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    with open(path) as f:
-        return yaml.safe_load(f)
+def save_config(path: Path, cfg: StudyConfig | dict[str, Any]) -> Path:
+    d = cfg.to_dict() if isinstance(cfg, StudyConfig) else _plain(cfg)
+    return atomic_write_text(Path(path), yaml.safe_dump(d, sort_keys=False))
 
 
-def start_run(run_dir: str | Path, notebook: str, preset: str, overrides=None, **extra) -> dict[str, Any]:
-    """Resolve a notebook's config, save it to ``run_dir/config/<notebook>.yaml`` and return it."""
-    run_dir = Path(run_dir)
-    cfg = apply_overrides(get_preset(preset), overrides)
-    cfg = {"preset": preset, "run_dir": str(run_dir), "notebook": notebook, **extra, **cfg}
-    save_config(run_dir / "config" / f"{notebook}.yaml", cfg)
+def start_run(run_dir: str | Path, notebook: str, preset: str, overrides=None, seed: int = 0,
+              device: str | None = None) -> StudyConfig:  # fmt: skip
+    """Resolve a notebook's config (preset, overrides, seed, device), save it to
+    ``run_dir/config/<notebook>.yaml`` and return it."""
+    cfg = apply_overrides(replace(get_preset(preset), seed=seed, device=device), overrides).resolve()
+    save_config(resolve(run_dir) / "config" / f"{notebook}.yaml", cfg)
     return cfg

@@ -1,5 +1,5 @@
 """Registration and training losses: one function per term, formula in the docstring, weights
-in config (``registration.RegistrationConfig``). All return per-sample values (B,), so that
+in config (``fitting.RegistrationConfig``). All return per-sample values (B,), so that
 registration can track and stop each sample on its own.
 
 Letters: B batch, P points, K keypoints, S segments. 2D quantities are in a normalised image

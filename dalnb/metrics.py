@@ -14,17 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dalnb.body.skeleton import H36M17
+from dalnb.body.skeleton import COCO_LIMBS, H36M17, H36M_BONES
 
 __all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum", "surface_pixel_error", "evaluate",
            "COCO_LIMBS", "limb_depth_sign_accuracy", "torso_frame", "torso_rotation_error_deg"]
-
-H36M_BONES = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16))
-
-#: COCO-17 limb bones (parent, child): upper arms, forearms, thighs, shins, left then right.
-COCO_LIMBS = {"left upper arm": (5, 7), "left forearm": (7, 9), "right upper arm": (6, 8), "right forearm": (8, 10),
-              "left thigh": (11, 13), "left shin": (13, 15), "right thigh": (12, 14), "right shin": (14, 16)}  # fmt: skip
-
 
 def limb_depth_sign_accuracy(depth: np.ndarray, gt_depth: np.ndarray, limbs: dict[str, tuple[int, int]] = COCO_LIMBS,
                              min_delta: float = 0.05) -> dict[str, float]:  # fmt: skip
@@ -131,10 +124,10 @@ def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[
     when ``parts`` (V,) is given: the distance to the nearest projected vertex of the same
     part (a lower bound of the exact error). NaN for samples without dense points.
     ``perspective`` (B, 3) kappa, cx, cy: the registration's perspective projection
-    (``registration.project``) instead of weak perspective."""
+    (``dalnb.body.camera.project``) instead of weak perspective."""
     import torch
 
-    from dalnb.registration import project  # the one projection formula (float64 here)
+    from dalnb.body.camera import project
 
     def t(a):  # one sample's array as a float64 batch of one
         return torch.as_tensor(np.asarray(a, np.float64))[None]

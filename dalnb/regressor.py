@@ -27,7 +27,7 @@ from torch import nn
 
 from dalnb import rotations as rot
 from dalnb.body import skeleton as sk
-from dalnb.body.camera import FACING_CAMERA
+from dalnb.body.camera import FACING_CAMERA, project
 from dalnb.mesh_io import mirror_vertex_map
 
 __all__ = ["RegressorConfig", "Regressor", "ParamLayout", "Prediction", "fits_to_params", "params_to_body",
@@ -54,11 +54,8 @@ class RegressorConfig:
     w_quat_norm: float = 0.01  # keeps raw quaternions near unit length
     # smooth-L1 (metres, beta 2 cm) between the root-relative 3D joints of the predicted and the fitted bodies: `w_joints`
     # on pose and shape alone (both without their global rotation), so that a joint's rotation error weighs by how far
-    # it moves the joints below it; `w_joints_camera` with the global rotation, as MPJPE sees them. Measured on one
-    # round's 5 epochs from the first fits, MPJPE / PA-MPJPE (mm), bench rounds data / notebook 04's small data:
-    # neither term and w_pose 1: - / 235 109; w_pose 10: 206 103 / 250 104; + w_joints: 210 97 / 252 100; + both:
-    # 205 100 / 234 100: learning each image's pose exposes the regressor's heading errors, which the camera-frame
-    # term makes it hedge; w_joints_camera alone: 192 104 / 224 109 (the mean pose again, in PA-MPJPE)
+    # it moves the joints below it; `w_joints_camera` with the global rotation, as MPJPE sees them: together they keep
+    # the regressor from settling on the fits' mean pose and make it hedge its heading errors
     w_joints: float = 10.0
     w_joints_camera: float = 10.0
 
@@ -289,8 +286,7 @@ def regressor_loss(body, pred: torch.Tensor, target: torch.Tensor | None, dense_
         T["joints"] = F.smooth_l1_loss(J - J[:, :1], Jt - Jt[:, :1], beta=0.02)
         Jtc = Jt @ t.rotation().transpose(1, 2)
         T["joints_camera"] = F.smooth_l1_loss(Jc - Jc[:, :1], Jtc - Jtc[:, :1], beta=0.02)
-    s, tr = p.camera[:, :1].exp()[:, None], p.camera[:, None, 1:]
-    proj = s * X[..., :2] + tr
+    proj = project(X, torch.cat([p.camera[:, :1].exp(), p.camera[:, 1:]], 1))
     d = ((proj[:, :P] - dense_xy) ** 2).sum(-1)
     T["dense"] = (d * dense_w).sum() / dense_w.sum().clamp_min(1)
     kp = torch.einsum("kq,bqd->bkd", kp_reg.to(proj), proj[:, P:])

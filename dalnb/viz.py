@@ -189,3 +189,25 @@ def overlay_mesh(image: np.ndarray, vertices, faces, camera, alpha: float = 0.6)
     m = fr.face.numpy() >= 0
     out[m] = (1 - alpha) * out[m] + alpha * col[m]
     return (out * 255).astype(np.uint8)
+
+
+def skeleton_views(truths: list, preds: list, bones, titles: list[str]):
+    """One row per pose: the true 3D keypoints (black) and the predicted ones (red) from the front,
+    the side and the top."""
+    import matplotlib.pyplot as plt
+
+    views = [(-90, -90, "front"), (0, -90, "side"), (90, -90, "top")]
+    fig = plt.figure(figsize=(12, 4 * len(truths)))
+    for r, (gt, pred, title) in enumerate(zip(truths, preds, titles)):
+        for c, (elev, azim, name) in enumerate(views):
+            ax = fig.add_subplot(len(truths), 3, 3 * r + c + 1, projection="3d")
+            for P, col, lab in ((gt, "k", "truth"), (pred, "tab:red", "lifted")):
+                for a, b in bones:
+                    ax.plot(*P[[a, b]].T, color=col, lw=2)
+                ax.scatter(*P.T, color=col, s=6, label=lab)
+            ax.view_init(elev=elev, azim=azim)
+            ax.set(title=f"{title}, {name}", xticks=[], yticks=[], zticks=[])
+            if c == 0 and r == 0:
+                ax.legend()
+    fig.suptitle("Lifted 3D keypoints (red, Procrustes-aligned) and the truth (black) from three views")
+    return fig

@@ -23,7 +23,7 @@ $PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__
 timeout 100 $PY -c "from dalnb.body.template import load_anny_model; load_anny_model()" 2>&1 | grep -v -i warn | tail -2
 t0=$(date +%s)
 step() { echo "== $1 ($(( $(date +%s) - t0 )) s)" | tee -a "$OUT/steps.txt"; }
-# Sized from the two H200 runs of session 4 (benchmarks/*.jsonl, README): the GPU benchmarks only (the synthetic
+# Sized from the recorded H200 runs (benchmarks/*.jsonl): the GPU benchmarks only (the synthetic
 # generator is a CPU benchmark, recorded there; registration accuracy does not depend on the device), then the smoke.
 step body;          timeout 40  $PY -m dalnb.bench body --device cuda --batches 1,64,1024,8192 > "$OUT/body.jsonl"
 step registration;  timeout 60  $PY -m dalnb.bench registration --device cuda --set "kinds=[speed]" \

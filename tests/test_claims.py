@@ -100,7 +100,7 @@ def test_claims_round_trip_in_notebook_order(tmp_path):
 
 
 def test_index_shows_the_scorecard(tmp_path):
-    from dalnb.pipeline import write_index
+    from dalnb.report import write_index
 
     run = tmp_path / "run"
     save_claims(run, "04_deform_and_learn", [Claim("Test error falls <round> after round", "140 -> 106 mm", "214 -> 194 mm", True),

@@ -71,7 +71,7 @@ def test_h36m_protocol_end_to_end_on_real_frames(body):
     from conftest import shared_data
 
     from dalnb.data.loaders import load_h36m
-    from dalnb.registration import RegistrationConfig, register
+    from dalnb.fitting import RegistrationConfig, register
 
     d = shared_data("03_pose3d_h36m")
     frames = load_h36m(d / "test_h36m_body3d.npz", d / "cameras.pkl").samples
@@ -93,7 +93,7 @@ def test_evaluate_on_synthetic_truth(body):
     import torch
 
     from dalnb.data.synth import SynthConfig, make_samples
-    from dalnb.registration import FitResult
+    from dalnb.fitting import FitResult
 
     s = make_samples(2, 4, SynthConfig(image_size=64, anny_fraction=0.0, perspective=False))
     V = torch.as_tensor(np.stack([x["vertices3d"] for x in s]), dtype=torch.float32)

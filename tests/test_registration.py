@@ -5,7 +5,7 @@ import torch
 
 from dalnb import metrics as M
 from dalnb.data.synth import SynthConfig, make_samples
-from dalnb.registration import RegistrationConfig, load_fits, register, register_folder, save_fits
+from dalnb.fitting import RegistrationConfig, load_fits, register, register_folder, save_fits
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_torchrun_shards_the_work(tmp_path):
     generate(tmp_path / "s", 4, seed=2, cfg=SynthConfig(image_size=48, shard_size=1, anny_fraction=0.0), progress=False)
     script = tmp_path / "run.py"
     script.write_text(
-        "import os, sys\nfrom dalnb import BodyModel\nfrom dalnb.registration import RegistrationConfig, register_folder\n"
+        "import os, sys\nfrom dalnb import BodyModel\nfrom dalnb.fitting import RegistrationConfig, register_folder\n"
         "f = register_folder(BodyModel.default(), sys.argv[1], sys.argv[2], RegistrationConfig.with_iters(5), progress=False)\n"
         "open(os.path.join(sys.argv[2], 'rank' + os.environ['RANK'] + '.txt'), 'w').write(str(len(f)))\n"
     )
@@ -121,7 +121,7 @@ def test_torchrun_shards_the_work(tmp_path):
 def test_missing_depths_are_nan_not_failures(body, easy):
     """The lifter marks missing keypoints' depths NaN: registration ignores those entries (the
     same fit as without them), and only an infinite depth fails the sample, by name."""
-    from dalnb.registration import prepare_batch
+    from dalnb.fitting import prepare_batch
 
     s = [dict(x) for x in easy[:2]]
     s[0]["keypoints_depth"] = s[0]["keypoints_depth"].copy()
@@ -165,7 +165,7 @@ def test_headings_around_a_given_start(body, easy):
 def test_adam_step_matches_torch_adam(betas):
     """The loop's Adam on parameter rows is torch.optim.Adam, per-column learning rates, frozen
     rows and the registration's own betas (``RegistrationConfig.adam_betas``) included."""
-    from dalnb.registration import adam_step
+    from dalnb.fitting import adam_step
 
     g = torch.Generator().manual_seed(0)
     p0 = torch.randn(5, 7, generator=g)
@@ -190,7 +190,7 @@ def test_adam_step_matches_torch_adam(betas):
 
 
 def test_adam_betas_are_checked():
-    from dalnb.registration import RegistrationConfig
+    from dalnb.fitting import RegistrationConfig
 
     assert RegistrationConfig().adam_betas == (0.9, 0.8)
     for bad in ((0.9, 1.0), (0.9,), (-0.1, 0.9)):
@@ -224,8 +224,7 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     """Notebook 03's gate, per regime (dense points + keypoints, keypoints only): exact depths make
     the fits better (kept); the same depths with the wrong sign make them worse (dropped). The
     decision round-trips through depth_prior.json and picks which samples get the depths."""
-    from dalnb.io import atomic_write_npz
-    from dalnb.registration import (
+    from dalnb.fitting import (
         DEPTH_PRIOR_FILE,
         REGIMES,
         attach_lifted_depths,
@@ -235,6 +234,7 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
         use_lifted_depths,
         without_dense,
     )
+    from dalnb.io import atomic_write_npz
 
     ids = np.array([s["sample_id"] for s in easy])
     gt = np.stack([s["gt_keypoints_depth"] for s in easy])
@@ -270,7 +270,7 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
 
 
 def test_robust_scale_narrows_while_the_body_bends():
-    from dalnb.registration import Stage, robust_scale
+    from dalnb.fitting import Stage, robust_scale
 
     cfg = RegistrationConfig.with_iters(100)
     rigid, full = cfg.stages

@@ -10,7 +10,7 @@ from conftest import run_torchrun
 from dalnb import rotations as rot
 from dalnb.data.schema import SampleError
 from dalnb.data.synth import SynthConfig, make_samples
-from dalnb.registration import RegistrationConfig, register
+from dalnb.fitting import RegistrationConfig, register
 from dalnb.regressor import (
     LAYOUT,
     Mirror,
@@ -23,13 +23,14 @@ from dalnb.regressor import (
     params_to_body,
     regressor_loss,
 )
-from dalnb.rounds import (
+from dalnb.training import (
     FitStore,
     RoundsConfig,
     TrainConfig,
     build_trainset,
     predict,
     predict_in_image,
+    regressor_path,
     run_rounds,
     train_regressor,
 )
@@ -81,7 +82,7 @@ def test_targets_round_trip_the_fit_parameters(body, fits):
 def test_loss_vanishes_at_the_target(body, fits, samples):
     """At the fit's own parameters the parameter loss is 0 and the dense/keypoint losses equal
     the fit's residuals (small); a perturbed prediction scores worse on every term."""
-    from dalnb.rounds import _kp_support
+    from dalnb.training.train import _kp_support
 
     data = build_trainset(samples, S)
     tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
@@ -97,7 +98,7 @@ def test_loss_vanishes_at_the_target(body, fits, samples):
 def test_pose_weight_scales_only_the_quaternion_term(body, fits, samples):
     """RegressorConfig.w_pose multiplies the quaternions' smooth-L1 and nothing else: with only
     the pose perturbed the parameter loss scales with it; with only the camera perturbed it does not."""
-    from dalnb.rounds import _kp_support
+    from dalnb.training.train import _kp_support
 
     data = build_trainset(samples, S)
     tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
@@ -116,7 +117,7 @@ def test_joint_losses_see_pose_and_shape_and_the_camera_frame_also_the_rotation(
     """The 3D joint terms vanish at the target; a prediction that differs only in its global
     rotation leaves the body-frame term at 0 and moves the camera-frame term, one that differs in
     pose moves both; off (weight 0) they are not computed and the total is the rest."""
-    from dalnb.rounds import _kp_support
+    from dalnb.training.train import _kp_support
 
     data = build_trainset(samples, S)
     tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
@@ -144,7 +145,7 @@ def test_mean_pose_error_is_the_error_of_one_body_for_all(body, fits, samples):
     larger than the fits' own error and is NaN without ground truth."""
     from dalnb.metrics import pa_mpjpe
     from dalnb.regressor import mean_target
-    from dalnb.rounds import mean_pose_error
+    from dalnb.training import mean_pose_error
 
     tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
     m = mean_target(tgt)
@@ -166,7 +167,7 @@ def test_mirrored_batch_is_the_mirrored_body(body, fits, samples):
     mirror image of the fit's, vertex for vertex (the template is symmetric), it explains the
     mirrored dense points and keypoints as well as the fit explains the originals, and
     mirroring twice changes nothing."""
-    from dalnb.rounds import _kp_support
+    from dalnb.training.train import _kp_support
 
     data = build_trainset(samples, S)
     tgt = fits_to_params(fits.pose, fits.segment_scales, fits.rotation, fits.camera / S, 1).flat()
@@ -223,7 +224,7 @@ def test_nan_loss_stops_and_names_the_step(body, samples, tmp_path):
 def test_killed_run_resumes_to_the_same_result(body, samples, monkeypatch, tmp_path):
     train, test = samples[:8], samples[8:]
     ref = run_rounds(body, train, test, tmp_path / "a", small_cfg(), progress=False)
-    import dalnb.rounds as R
+    import dalnb.training.train as R
 
     real, calls = R.atomic_torch_save, []
 
@@ -244,7 +245,7 @@ def test_killed_run_resumes_to_the_same_result(body, samples, monkeypatch, tmp_p
             assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), k
     wa = torch.load(tmp_path / "a" / "round2" / "regressor.pt", weights_only=False)["model"]
     wb = torch.load(tmp_path / "b" / "round2" / "regressor.pt", weights_only=False)["model"]
-    assert R.regressor_path(tmp_path / "b", 2) == tmp_path / "b" / "round2" / "regressor.pt"  # where the notebooks look
+    assert regressor_path(tmp_path / "b", 2) == tmp_path / "b" / "round2" / "regressor.pt"  # where the notebooks look
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
     rows = [json.loads((tmp_path / "b" / f"round{r}" / "metrics.json").read_text()) for r in (1, 2)]
     assert [r["round"] for r in rows] == [1, 2] and rows[1]["train_samples"] == 8
@@ -288,7 +289,7 @@ def test_ddp_training_under_torchrun(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(
         "import os, sys, torch\nfrom dalnb import BodyModel\nfrom dalnb.data.synth import SynthConfig, make_samples\n"
-        "from dalnb.regressor import Regressor, RegressorConfig\nfrom dalnb.rounds import TrainConfig, build_trainset, train_regressor\n"
+        "from dalnb.regressor import Regressor, RegressorConfig\nfrom dalnb.training import TrainConfig, build_trainset, train_regressor\n"
         "torch.manual_seed(0)\nm = Regressor(RegressorConfig(image_size=32, hidden=32))\n"
         "w0 = torch.cat([p.detach().flatten() for p in m.parameters()]).clone()\n"
         "d = build_trainset(make_samples(8, 3, SynthConfig(image_size=32, anny_fraction=0.0, n_dense=30)), 32)\n"
@@ -320,7 +321,7 @@ def test_rounds_under_torchrun(tmp_path):
     script = tmp_path / "rounds.py"
     script.write_text(
         "import json, os, sys\nfrom dalnb import BodyModel\nfrom dalnb.data.synth import SynthConfig, make_samples\n"
-        "from dalnb.regressor import RegressorConfig\nfrom dalnb.rounds import RoundsConfig, TrainConfig, run_rounds\n"
+        "from dalnb.regressor import RegressorConfig\nfrom dalnb.training import RoundsConfig, TrainConfig, run_rounds\n"
         "s = make_samples(10, 5, SynthConfig(image_size=32, anny_fraction=0.0, n_dense=30))\n"
         "cfg = RoundsConfig(rounds=2, first_iters=10, later_iters=5, refine_iters=0, epochs_per_round=1, n_eval=2,\n"
         "                   train=TrainConfig(batch=2), regressor=RegressorConfig(image_size=32, hidden=32))\n"
@@ -332,7 +333,7 @@ def test_rounds_under_torchrun(tmp_path):
     assert [x["mpjpe_mm"] for x in a] == pytest.approx([x["mpjpe_mm"] for x in b], rel=1e-6)
     assert a[0]["fits_replaced"] == 8 and {p.name for p in (tmp_path / "round1").glob("fits*.npz")} == {"fits.npz", "fits.rank0.npz", "fits.rank1.npz"}
     from dalnb import BodyModel
-    from dalnb.registration import load_fits
+    from dalnb.fitting import load_fits
 
     f = load_fits(tmp_path / "round2" / "fits.npz", BodyModel.default())
     assert len(f) == 8 and len(set(f.sample_ids)) == 8

@@ -113,7 +113,7 @@ def test_noise_model_flags_and_stores_settings():
 
 
 def test_hair_covers_the_back_and_top_of_the_head_not_the_face():
-    from dalnb.data.synth import _head_geometry
+    from dalnb.data.synth.scene import _head_geometry
     from dalnb.render.shade import hair_vertices
 
     rest, head, eye_y, ear_y, ear_z = _head_geometry()

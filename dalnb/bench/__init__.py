@@ -1,83 +1,21 @@
-"""Benchmarks: ``python -m dalnb.bench NAME`` prints one JSON object per line.
+"""Benchmarks: ``python -m dalnb.bench NAME`` prints one JSON object per line (``--record``
+also appends it to benchmarks/NAME.jsonl). Every record carries the benchmark name, the machine
+(CPU model, cores, GPU if any), the date and the torch version."""
 
-Every record carries the benchmark name, the machine (CPU model, cores, GPU if any), the
-date and the torch version, so that notebooks and reports can show it with its context.
-"""
-from __future__ import annotations
+from dalnb.bench.records import (
+    RECORD_DIR,
+    REGISTRY,
+    _record_to,
+    emit,
+    load_records,
+    machine,
+    machine_label,
+    records_frame,
+    register_bench,
+    timeit,
+)
 
-import datetime as _dt
-import json
-import os
-import platform
-import sys
-import time
-from collections.abc import Callable
-
-import torch
-
-__all__ = ["machine", "timeit", "emit", "load_records", "REGISTRY"]
-
-REGISTRY: dict[str, Callable[..., None]] = {}
-
-
-def register_bench(name: str):
-    def deco(f):
-        REGISTRY[name] = f
-        return f
-
-    return deco
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "threads": torch.get_num_threads(), "cores": os.cpu_count()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
-def timeit(fn: Callable[[], object], min_time: float = 0.5, min_reps: int = 3, sync: bool = False) -> float:
-    """Median-free simple timer: warm up once, then repeat until min_time; seconds per call."""
-    fn()
-    if sync:
-        torch.cuda.synchronize()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        if sync:
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        if n >= min_reps and dt >= min_time:
-            return dt / n
-
-
-RECORD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
-_record_to: list[str] = []  # set by ``python -m dalnb.bench NAME --record``
-
-
-def emit(bench: str, record: dict, out=None) -> dict:
-    rec = {"bench": bench, **record, "machine": machine(), "date": _dt.date.today().isoformat(), "torch": torch.__version__}
-    line = json.dumps(rec)
-    print(line, file=out or sys.stdout, flush=True)
-    for path in _record_to:
-        with open(path, "a") as f:
-            f.write(line + "\n")
-    return rec
-
-
-def load_records(name: str, directory: str | None = None) -> list[dict]:
-    """Recorded JSON lines of a benchmark (``benchmarks/<name>.jsonl``), oldest first."""
-    path = os.path.join(directory or RECORD_DIR, f"{name}.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+__all__ = [
+    "machine", "machine_label", "timeit", "emit", "load_records", "records_frame", "register_bench", "REGISTRY",
+    "RECORD_DIR", "_record_to",
+]

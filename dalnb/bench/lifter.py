@@ -100,7 +100,7 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         from dalnb import BodyModel
         from dalnb import metrics as M
         from dalnb.bench.registration import benchmark_samples, evaluate_fits
-        from dalnb.registration import RegistrationConfig, register, without_dense
+        from dalnb.fitting import RegistrationConfig, register, without_dense
 
         body = BodyModel.default()
         dense = benchmark_samples(64, "c_2d_only")
@@ -122,3 +122,24 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
                 out.append(emit("lifter", {"setting": f"{prefix}_{name}", **evaluate_fits(body, f, samples), "limb_depth_sign_accuracy": acc,
                                            "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values())))}))  # fmt: skip
     return out
+
+
+def h36m_lift_table(lifter, frames: list[dict]):
+    """The lifter on real Human3.6M frames: PA-MPJPE (mm) of the lifted keypoints that Human3.6M
+    also has, against zero depth, per frame."""
+    import pandas as pd
+
+    from dalnb import metrics as M
+    from dalnb.body import skeleton as sk
+    from dalnb.lifter import lift_3d
+
+    kh = np.stack([s["keypoints2d"] for s in frames])
+    names = [n for n in sk.COCO17 if kh[0, sk.COCO17.index(n), 2] > 0]
+    ci = [sk.COCO17.index(n) for n in names]
+    hi = [sk.H36M17.index({"left_ankle": "left_foot", "right_ankle": "right_foot"}.get(n, n)) for n in names]
+    ph = lift_3d(lifter, kh)[:, ci]
+    gh = np.stack([s["joints3d"] for s in frames])[:, hi]
+    zh = ph.copy()
+    zh[..., 2] = 0
+    return pd.DataFrame({"frame": [s["sample_id"] for s in frames], "lifter PA-MPJPE (mm)": M.pa_mpjpe(ph, gh) * 1000,
+                         "zero depth PA-MPJPE (mm)": M.pa_mpjpe(zh, gh) * 1000})  # fmt: skip

@@ -59,7 +59,7 @@ def bench_predict(device: str | None = None, backbones=("resnet18", "resnet50"),
                                         "ratio": round(full / b, 3), "device": str(dev), "gpu": torch.cuda.get_device_name(0)}))  # fmt: skip
     # refinement: registration from a prediction
     from dalnb.data.synth import SynthConfig, make_samples
-    from dalnb.registration import RegistrationConfig, register
+    from dalnb.fitting import RegistrationConfig, register
 
     samples = make_samples(max(refine_batches), 7, SynthConfig(image_size=128, anny_fraction=0.0, store_vertices=False))
     body_c = BodyModel.default()

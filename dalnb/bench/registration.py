@@ -26,7 +26,7 @@ SETTINGS = {
 
 def benchmark_samples(n: int, setting: str, seed: int = 1234, image_size: int = 128) -> list[dict]:
     from dalnb.data.synth import SynthConfig, make_samples
-    from dalnb.registration import without_dense
+    from dalnb.fitting import without_dense
 
     st = SETTINGS[setting]
     cfg = SynthConfig(image_size=image_size, anny_fraction=1.0, noise_px=st["noise_px"], outlier_rate=st["outlier_rate"],
@@ -63,7 +63,7 @@ def speed_samples(n: int, n_dense: int = 200, mask: bool = False, distinct: int 
 def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(SETTINGS), device: str | None = None,
                        speed_batches=(1, 64, 256), compile_modes=(False, True), kinds=("accuracy", "speed"), **_) -> list[dict]:  # fmt: skip
     from dalnb import BodyModel
-    from dalnb.registration import RegistrationConfig, register
+    from dalnb.fitting import RegistrationConfig, register
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     body = BodyModel.default()
@@ -99,3 +99,15 @@ def bench_registration(n: int = 200, iters=(50, 100, 200, 300), settings=tuple(S
                                          "compiled": compiled, "first_call_s": round(t_c, 1),
                                          "anchors": "paper 5-6 s/image (50 it); SMPLify-X ~60 s/image"}))  # fmt: skip
     return out
+
+
+def accuracy_tables(records):
+    """The newest recorded accuracy run: PA-MPJPE and PVE per setting (rows) and iterations
+    (columns); the speed records as they are. Pandas frames (empty when none was recorded)."""
+    import pandas as pd
+
+    acc = records[records["kind"] == "accuracy"].drop_duplicates(["setting", "iterations"], keep="last")
+    pivot = lambda v, name: acc.pivot_table(index="setting", columns="iterations", values=v).round(1).add_prefix(name)  # noqa: E731
+    cols = ["date", "machine", "device", "compiled", "batch", "silhouette", "iterations", "fits_per_s", "seconds_per_batch"]
+    speed = records[records["kind"] == "speed"].reindex(columns=cols)
+    return (pivot("pa_mpjpe_mm", "PA-MPJPE mm @ "), pivot("pve_mm", "PVE mm @ "), speed) if len(acc) else (pd.DataFrame(),) * 2 + (speed,)

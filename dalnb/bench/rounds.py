@@ -83,7 +83,7 @@ def record_config(preset: str, c: dict, cfg, robust_sigma_end: float) -> dict:
 def record_regressor_path(work_dir: str | Path, record: dict) -> Path:
     """The regressor a ``rounds`` record describes, in its run's ``work_dir``: each setting
     (rounds, single_step, one_long_round) trains in the folder named after it."""
-    from dalnb.rounds import regressor_path
+    from dalnb.training import regressor_path
 
     return regressor_path(Path(work_dir) / record["setting"], record["round"])
 
@@ -142,14 +142,16 @@ def _run_rows(records: list[dict], name: str, kind: str) -> list[dict]:
 
 
 def rounds_config(c: dict, device: str | None = None, seed: int = 0):
-    from dataclasses import replace
+    """The bench's flat config ``c`` (``CONFIGS`` with its overrides) as a ``RoundsConfig``."""
+    from dalnb.regressor import RegressorConfig
+    from dalnb.training import RoundsConfig, TrainConfig
 
-    from dalnb.rounds import RoundsConfig
-
-    section = {k: c[k] for k in ("rounds", "epochs_per_round", "later_iters", "refine_iters", "batch", "lr", "backbone")}
-    cfg = RoundsConfig.from_preset({**section, "n_eval": c["n_test"]}, c["image_size"], c["first_iters"], seed, device)
-    return replace(cfg, train=replace(cfg.train, mirror=float(c.get("mirror", 0.0))),
-                   regressor=replace(cfg.regressor, **{k: float(c.get(k, getattr(cfg.regressor, k))) for k in ("w_pose", "w_joints", "w_joints_camera")}))
+    reg = RegressorConfig(backbone=c["backbone"], image_size=c["image_size"],
+                          **{k: float(c[k]) for k in ("w_pose", "w_joints", "w_joints_camera") if k in c})  # fmt: skip
+    train = TrainConfig(batch=c["batch"], lr=c["lr"], mirror=float(c.get("mirror", 0.0)))
+    return RoundsConfig(rounds=c["rounds"], first_iters=c["first_iters"], later_iters=c["later_iters"],
+                        refine_iters=c["refine_iters"], epochs_per_round=c["epochs_per_round"], n_eval=c["n_test"],
+                        train=train, regressor=reg, seed=seed, device=device)  # fmt: skip
 
 
 @register_bench("rounds")
@@ -158,20 +160,20 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     from dalnb import BodyModel
     from dalnb.data.store import load_samples
     from dalnb.data.synth import SynthConfig, generate
-    from dalnb.registration import RegistrationConfig, load_fits, without_dense
-    from dalnb.rounds import one_long_round, round_dir, run_rounds, single_step_baseline
+    from dalnb.fitting import RegistrationConfig, load_fits, without_dense
+    from dalnb.training import one_long_round, round_dir, run_rounds, single_step_baseline
 
     c = {**CONFIGS[preset], **overrides}
     kind = c.get("annotations", "exact")
     if kind not in ANNOTATIONS:
         raise ValueError(f"annotations: expected one of {list(ANNOTATIONS)}, got {kind!r}")
     ann = ANNOTATIONS[kind]
-    sigma_end = RegistrationConfig.robust_sigma_end  # the rounds register with the defaults: the robust scale at a fit's end (records before it: None)
+    sigma_end = RegistrationConfig.robust_sigma_end  # the rounds register with the defaults: the robust scale at a fit's end
     key = hashlib.sha1(json.dumps([c, seed, sigma_end], sort_keys=True).encode()).hexdigest()[:10]
     wd = Path(work_dir or Path.home() / ".cache" / "dalnb" / "bench_rounds" / f"{preset}-{key}")
     body = BodyModel.default()
     S = c["image_size"]
-    hair = bool(c["hair"])  # renders with hair (SynthConfig.hair; records before it have no such field)
+    hair = bool(c["hair"])  # renders with hair (SynthConfig.hair)
     generate(wd / "data" / "train", c["n_train"], seed, SynthConfig(image_size=S, anny_fraction=0.3, store_vertices=False, hair=hair, **ann["noise"]),
              workers=c["workers"], progress=False)  # fmt: skip
     generate(wd / "data" / "test", c["n_test"], seed + 1, SynthConfig(image_size=S, anny_fraction=1.0, truncation=0.0, hair=hair),
@@ -207,3 +209,21 @@ def _cuda() -> bool:
 
 def _r(v):
     return round(v, 3) if isinstance(v, float) else v
+
+
+def hair_table(hr):
+    """The hair ablation's records (``rounds_hair``): bald against hair per training setting, and
+    a line saying what the runs were."""
+    import numpy as np
+
+    hr = hr.assign(renders=np.where(hr["hair"], "hair", "bald"))
+    rnd = "round " + hr["round"].fillna(0).astype(int).astype(str)
+    hr = hr.assign(training=np.where(hr["setting"] == "rounds", rnd, hr["setting"].str.replace("_", " ")))
+    cols = {"mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE", "torso_rot_median_deg": "torso rotation, median (deg)",
+            "torso_rot_over_90_pct": "over 90 deg (%)", "refined_mpjpe_mm": "refined MPJPE"}  # fmt: skip
+    order = list(dict.fromkeys(hr["training"]))
+    t = hr.pivot_table(index="training", columns="renders", values=list(cols), sort=False).reindex(order)[list(cols)]
+    first = hr.iloc[0]
+    about = (f"bench rounds, {first['annotations']} annotations, seed {int(first['seed'])}, {first['n_train']} renders at "
+             f"{first['image_size']} px, {first['backbone']}; {first['machine']['cpu']}, {hr['date'].iloc[-1]}")  # fmt: skip
+    return t.rename(columns=cols, level=0), about

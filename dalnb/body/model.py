@@ -257,6 +257,14 @@ class BodyModel(torch.nn.Module):
         """(B, 24, 3) zero axis-angle."""
         return torch.zeros(batch, self.num_joints, 3, dtype=self.v_template.dtype, device=self.v_template.device)
 
+    def pose_of(self, **rotations) -> torch.Tensor:
+        """(1, 24, 3) the rest pose with named joints' axis-angle rotations, e.g.
+        ``body.pose_of(left_knee=[1.2, 0, 0])``."""
+        pose = self.rest_pose(1)
+        for name, aa in rotations.items():
+            pose[0, self.joint_index(name)] = torch.as_tensor(aa, dtype=pose.dtype)
+        return pose
+
 
 @functools.lru_cache(maxsize=1)
 def _default_body() -> BodyModel:

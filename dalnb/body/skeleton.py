@@ -72,6 +72,30 @@ H36M17: tuple[str, ...] = (
     "right_shoulder", "right_elbow", "right_wrist",
 )  # fmt: skip
 
+
+def bones(names: tuple[str, ...], pairs) -> tuple[tuple[int, int], ...]:
+    """(parent, child) name pairs -> index pairs into the joint set ``names``."""
+    return tuple((names.index(a), names.index(b)) for a, b in pairs)
+
+
+#: Human3.6M-17's bones (parent, child), the root's three chains then the arms from the thorax.
+H36M_BONES = bones(H36M17, [
+    ("root", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_foot"), ("root", "right_hip"),
+    ("right_hip", "right_knee"), ("right_knee", "right_foot"), ("root", "spine"), ("spine", "thorax"),
+    ("thorax", "neck_base"), ("neck_base", "head"), ("thorax", "left_shoulder"), ("left_shoulder", "left_elbow"),
+    ("left_elbow", "left_wrist"), ("thorax", "right_shoulder"), ("right_shoulder", "right_elbow"),
+    ("right_elbow", "right_wrist"),
+])  # fmt: skip
+
+#: COCO-17 limb bones (parent, child): upper arms, forearms, thighs, shins, left then right.
+COCO_LIMB_NAMES: dict[str, tuple[str, str]] = {
+    "left upper arm": ("left_shoulder", "left_elbow"), "left forearm": ("left_elbow", "left_wrist"),
+    "right upper arm": ("right_shoulder", "right_elbow"), "right forearm": ("right_elbow", "right_wrist"),
+    "left thigh": ("left_hip", "left_knee"), "left shin": ("left_knee", "left_ankle"),
+    "right thigh": ("right_hip", "right_knee"), "right shin": ("right_knee", "right_ankle"),
+}  # fmt: skip
+COCO_LIMBS: dict[str, tuple[int, int]] = dict(zip(COCO_LIMB_NAMES, bones(COCO17, COCO_LIMB_NAMES.values())))
+
 #: DensePose part numbers (1..24) and names. Pairs are (back, front) for legs and torso and
 #: (front, back) for arms, (right, left) for the head, as DensePose's data_format documents the
 #: part groups and as the community has checked the halves by colouring (DensePose issue #64,

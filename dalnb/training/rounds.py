@@ -1,0 +1,194 @@
+"""Deform-and-learn rounds (explained in notebook 04): register, train, predict, register again.
+
+Round 1 registers every training sample from the rest pose (with the stiff stage); the
+regressor trains on the fits; it predicts on the training set; round r registers again from
+those predictions; a ``FitStore`` keeps each sample's best fit; the regressor trains on, R
+rounds in all. Everything goes into ``out_dir/round<r>/`` (fits, store, checkpoint, test
+metrics, training-set predictions), each file written atomically, and a killed run resumes at
+the first missing file. Under ``torchrun`` registration splits the samples over the ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from dalnb import distributed
+from dalnb.fitting import (
+    FitResult,
+    RegistrationConfig,
+    load_fits,
+    register,
+    save_fits,
+)
+from dalnb.io import atomic_write_json
+from dalnb.regressor import (
+    Regressor,
+)
+from dalnb.training.config import RoundsConfig
+from dalnb.training.predict import _fit_error, evaluate_model, mean_pose_error, predict
+from dalnb.training.store import FitStore
+from dalnb.training.train import train_regressor
+from dalnb.training.trainset import TrainSet, _subset, build_trainset
+
+
+# the rounds
+def _register_sharded(body, samples: list[dict], cfg: RegistrationConfig, init: FitResult | None, path: Path,
+                      progress: bool = False) -> FitResult:  # fmt: skip
+    """Register (each torchrun rank its share), save to ``path`` (rank 0), return all fits in
+    sample order."""
+    rank, world = distributed.rank_world()
+    if world == 1:
+        fits = register(body, samples, cfg, init=init, progress=progress)
+        save_fits(path, fits, meshes=False)
+        return fits
+    distributed.init()
+    if torch.cuda.is_available():
+        cfg = replace(cfg, device=str(distributed.device_for(None)))
+    part = path.with_name(f"{path.stem}.rank{rank}.npz")
+    mine = list(range(rank, len(samples), world))
+    save_fits(part, register(body, [samples[i] for i in mine], cfg, init=init.take(mine) if init is not None else None), meshes=False)
+    distributed.barrier()
+    allf = _reorder(load_fits_list([path.with_name(f"{path.stem}.rank{r}.npz") for r in range(world)], body), [s["sample_id"] for s in samples])
+    if rank == 0:
+        save_fits(path, allf, meshes=False)
+    distributed.barrier()
+    return allf
+
+
+def load_fits_list(paths: list[Path], body) -> FitResult:
+    from dalnb.fitting import concat_fits
+
+    return concat_fits([load_fits(p, body) for p in paths])
+
+
+def _reorder(fits: FitResult, sample_ids: list[str]) -> FitResult:
+    pos = {s: i for i, s in enumerate(fits.sample_ids)}
+    return fits.take([pos[str(s)] for s in sample_ids])
+
+
+def round_dir(out_dir: str | Path, r: int) -> Path:
+    """Round ``r``'s folder in a ``run_rounds`` output folder: its fits, fit store, regressor and
+    metrics."""
+    return Path(out_dir) / f"round{r}"
+
+
+def regressor_path(out_dir: str | Path, r: int | None = None) -> Path:
+    """The regressor checkpoint that ``run_rounds`` saves for round ``r`` in ``out_dir``; with
+    ``r=None``, the one a baseline (``single_step_baseline``, ``one_long_round``) saves in its own
+    ``out_dir``."""
+    return (round_dir(out_dir, r) if r is not None else Path(out_dir)) / "regressor.pt"
+
+
+def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, first_fits: FitResult | None = None,
+               progress: bool = True, on_round=None) -> list[dict]:  # fmt: skip
+    """Run (or resume) R rounds in ``out_dir``; returns one metrics row per round (on ``test``).
+
+    ``first_fits``: round 1's registration when it was already done (notebook 03's fits of the
+    same samples, any order); ``on_round(row)`` is called after each round (e.g. to display).
+    """
+    out = Path(out_dir)
+    rank, _ = distributed.rank_world()
+    torch.manual_seed(cfg.seed)
+    data = build_trainset(train, cfg.regressor.image_size)
+    ids = data.sample_ids
+    by_id = {str(s["sample_id"]): s for s in train}
+    train_ok = [by_id[i] for i in ids]
+    test_eval = test[: cfg.n_eval]
+    store = FitStore(ids)
+    model = Regressor(cfg.regressor)
+    rows: list[dict] = []
+    prev_pred: FitResult | None = None
+    for r in range(1, cfg.rounds + 1):
+        rd = round_dir(out, r)
+        t_round = time.perf_counter()
+        # 1. registration
+        fpath = rd / "fits.npz"
+        if fpath.exists():
+            fits = _reorder(load_fits(fpath, body), ids)
+        elif r == 1 and first_fits is not None:
+            fits = _reorder(first_fits, ids)
+            if rank == 0:
+                save_fits(fpath, fits, meshes=False)
+        else:
+            # round 1 from the rest pose; later rounds from the regressor's pose and shape, the stiff
+            # stage trying four headings around its rotation (its weakest output)
+            rc = RegistrationConfig.with_iters(cfg.first_iters if r == 1 else cfg.later_iters, seed=cfg.seed, device=cfg.device)
+            fits = _register_sharded(body, train_ok, rc, prev_pred if r > 1 else None, fpath, progress)
+        # 2. the fit store keeps the best fit per sample
+        spath = rd / "store.npz"
+        if spath.exists():
+            store = FitStore.load(spath)
+            replaced = int((store.round == r).sum())
+        else:
+            replaced = store.update(fits, r)
+            if rank == 0:
+                store.save(spath)
+        # 3. train (continuing from the previous round's weights)
+        ckpt = regressor_path(out, r)
+        if r > 1 and not ckpt.exists():
+            model.load_state_dict(torch.load(regressor_path(out, r - 1), map_location="cpu", weights_only=False)["model"])
+        targets, w = store.targets(data.sizes), store.valid
+        if r == 1 and not ckpt.exists():
+            model.set_mean(targets[w])
+        tcfg = replace(cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device)
+        sub = _subset(data, w)
+        hist = train_regressor(body, model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=progress)
+        # 4. evaluate on the test set
+        mpath = rd / "metrics.json"
+        if mpath.exists():
+            row = json.loads(mpath.read_text())
+        else:
+            row, _, _ = evaluate_model(body, model, test_eval, cfg.refine_iters, cfg.device, cfg.seed)
+            fit_err = _fit_error(body, fits, train_ok)
+            store_err = _fit_error(body, store.as_fits(body), train_ok)
+            row = {"round": r, **row, "mean_pose_pa_mpjpe_mm": mean_pose_error(body, targets[w], test_eval), "fits_replaced": replaced,
+                   "fit_loss_median": float(store.loss[store.valid].median()), "train_fit_pa_mpjpe_mm": fit_err, "store_fit_pa_mpjpe_mm": store_err,
+                   "train_loss_last": hist[-1]["total"], "train_samples": int(w.sum()), "seconds": time.perf_counter() - t_round}  # fmt: skip
+            if rank == 0:
+                atomic_write_json(mpath, row)
+        rows.append(row)
+        if on_round is not None:
+            on_round(row)
+        # 5. predict on the training set: the next round's start
+        if r < cfg.rounds:
+            ppath = rd / "pred_train.npz"
+            if ppath.exists():
+                prev_pred = _reorder(load_fits(ppath, body), ids)
+            else:
+                prev_pred = predict(body, model, data, device=cfg.device)
+                if rank == 0:
+                    save_fits(ppath, prev_pred, meshes=False)
+    if cfg.finetune_epochs:
+        rows.append(_finetune(body, model, data, store, [by_id[i] for i in ids], test_eval, out, cfg, progress))
+        if on_round is not None:
+            on_round(rows[-1])
+    return rows
+
+
+def _finetune(body, model: Regressor, data: TrainSet, store: FitStore, train: list[dict], test: list[dict], out: Path, cfg: RoundsConfig,
+              progress: bool) -> dict:  # fmt: skip
+    """The last round's regressor trained on for ``finetune_epochs`` on the samples matching
+    ``finetune_where`` (their stored fits); resumable like a round."""
+    fd = out / "finetune"
+    mpath = fd / "metrics.json"
+    if mpath.exists():
+        return json.loads(mpath.read_text())
+    keep = torch.tensor([all(str(s.get(k)) == str(v) for k, v in cfg.finetune_where.items()) for s in train]) & store.valid
+    if not keep.any():
+        raise ValueError(f"finetune_where {cfg.finetune_where}: no fitted training sample matches")
+    t0 = time.perf_counter()
+    tcfg = replace(cfg.train, epochs=cfg.finetune_epochs, seed=cfg.seed * 1000 + 999, device=cfg.device or cfg.train.device)
+    hist = train_regressor(body, model, _subset(data, keep), store.targets(data.sizes)[keep], tcfg, ckpt=regressor_path(fd), tag="fine-tune",
+                           progress=progress)  # fmt: skip
+    row, _, _ = evaluate_model(body, model, test, cfg.refine_iters, cfg.device, cfg.seed)
+    row = {"round": cfg.rounds + 1, "finetune": True, "finetune_where": dict(cfg.finetune_where), **row, "train_samples": int(keep.sum()),
+           "train_loss_last": hist[-1]["total"], "seconds": time.perf_counter() - t0}  # fmt: skip
+    if distributed.rank_world()[0] == 0:
+        atomic_write_json(mpath, row)
+    return row
+

@@ -1,0 +1,50 @@
+"""The typed config: presets are trees of the real config dataclasses; dotted overrides; one
+name per knob; seed and device reach every part; the resolved config saved beside the run."""
+
+import pytest
+import yaml
+
+from dalnb.config import PRESETS, StudyConfig, apply_overrides, get_preset, start_run
+from dalnb.data.synth import SynthConfig
+from dalnb.lifter import LifterConfig
+from dalnb.training import RoundsConfig
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_is_a_tree_of_the_real_configs(name):
+    cfg = get_preset(name)
+    assert isinstance(cfg, StudyConfig) and cfg.preset == name
+    assert isinstance(cfg.lifter, LifterConfig) and isinstance(cfg.rounds, RoundsConfig)
+    assert isinstance(cfg.data.synth, SynthConfig)
+
+
+def test_dotted_overrides_reach_nested_configs_and_leave_the_preset_alone():
+    cfg = apply_overrides(get_preset("small"), {"data.n_train": 7, "rounds.train.lr": 1e-4, "data.synth.distance_m": [3, 4]})
+    assert (cfg.data.n_train, cfg.rounds.train.lr, cfg.data.synth.distance_m) == (7, 1e-4, (3, 4))
+    assert get_preset("small").data.n_train == 1200 and get_preset("small").rounds.train.lr == 3e-4
+    cfg = apply_overrides(get_preset("tiny"), ["registration.iters=5", "ablations.noise_px=[0, 2]"])
+    assert cfg.registration.iters == 5 and cfg.ablations.noise_px == [0, 2]
+
+
+def test_an_unknown_key_fails_listing_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown key 'n_trian' in DataConfig; expected one of \['n_train'"):
+        apply_overrides(get_preset("tiny"), {"data.n_trian": 3})
+    with pytest.raises(ValueError, match="is a section"):
+        apply_overrides(get_preset("tiny"), {"rounds.train": 3})
+    with pytest.raises(ValueError, match="expected key=value"):
+        apply_overrides(get_preset("tiny"), ["rounds.rounds"])
+
+
+def test_one_name_per_knob_seed_and_device_travel_inside():
+    cfg = apply_overrides(get_preset("tiny"), {"registration.iters": 77, "data.synth.image_size": 80, "seed": 3}).resolve()
+    assert cfg.rounds.first_iters == 77 and cfg.rounds.regressor.image_size == 80
+    assert cfg.lifter.seed == cfg.rounds.seed == 3 and cfg.registration_config().seed == 3
+    assert sum(s.iters for s in cfg.registration_config().stages) == 77
+    assert cfg.refinement_config().stages[0].iters == cfg.rounds.refine_iters and len(cfg.refinement_config().stages) == 1
+
+
+def test_start_run_saves_the_resolved_config(tmp_path):
+    cfg = start_run(tmp_path, "03_registration", "tiny", {"lifter.steps": 9}, seed=2, device="cpu")
+    saved = yaml.safe_load((tmp_path / "config" / "03_registration.yaml").read_text())
+    assert saved["lifter"]["steps"] == 9 and saved["seed"] == 2 and saved["lifter"]["device"] == "cpu"
+    assert saved["rounds"]["regressor"]["image_size"] == cfg.data.image_size == 64
