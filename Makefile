@@ -26,11 +26,13 @@ demo: $(STAMP) $(MP_STAMP)
 	$(BIN)/python -m dalnb.pipeline --preset small --run-dir runs/small
 
 test: $(STAMP) $(MP_STAMP)
-	$(BIN)/python -m ruff check dalnb tests
+	$(BIN)/python -m ruff check dalnb tests notebooks
+	$(BIN)/python -m ruff format --check dalnb tests
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check dalnb tests
+	$(BIN)/python -m ruff check dalnb tests notebooks
+	$(BIN)/python -m ruff format --check dalnb tests
 
 bench-body: $(STAMP)
 	$(BIN)/python -m dalnb.bench body

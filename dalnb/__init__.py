@@ -27,8 +27,22 @@ from dalnb.training import (
 )
 
 __all__ = [
-    "BodyModel", "BodyOutput", "load_samples", "register", "fit_photos", "FitResult", "RegistrationConfig",
-    "load_fits", "save_fits", "Run", "StudyConfig", "get_preset", "RoundsConfig", "run_rounds", "load_regressor",
-    "predict_in_image", "evaluate_model",
+    "BodyModel",
+    "BodyOutput",
+    "load_samples",
+    "register",
+    "fit_photos",
+    "FitResult",
+    "RegistrationConfig",
+    "load_fits",
+    "save_fits",
+    "Run",
+    "StudyConfig",
+    "get_preset",
+    "RoundsConfig",
+    "run_rounds",
+    "load_regressor",
+    "predict_in_image",
+    "evaluate_model",
 ]
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 Kornia-style ``check_shape``: a shape pattern such as ``("B", 24, 3)`` where strings are free
 dimensions (bound consistently within one call) and ints are fixed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -3,8 +3,11 @@
 Every notebook ends with its claims as a table (``claims_frame``) and saves them to
 ``run_dir/claims/<notebook>.json`` (``save_claims``); the index page gathers them into one
 scorecard (``load_claims``). A verdict is computed from the run's own numbers, never typed in:
-``holds`` is True, False, or None where the claim cannot be measured here (``note`` says why).
+``holds`` is True, False, ``NOISE`` where the difference is no larger than the spread seen between
+repeats (seeds, machines; recorded in benchmarks/), or None where the claim cannot be measured
+here (``note`` says why). ``findings`` turns a notebook's claims into its closing paragraph.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +19,29 @@ from pathlib import Path
 
 from dalnb.io import atomic_write_json
 
-__all__ = ["Claim", "verdict", "lower", "lower_in_every", "Margin", "paired_margin", "at_most", "falls", "fig7_claims", "claims_frame", "save_claims", "load_claims"]
+__all__ = [
+    "Claim",
+    "NOISE",
+    "verdict",
+    "verdict_class",
+    "beyond",
+    "findings",
+    "count_verdicts",
+    "lower",
+    "lower_in_every",
+    "Margin",
+    "paired_margin",
+    "at_most",
+    "falls",
+    "fig7_claims",
+    "claims_frame",
+    "save_claims",
+    "load_claims",
+]
 
-VERDICTS = {True: "holds", False: "does not hold", None: "not measured here"}
+#: the verdict of a difference no larger than the spread between repeats
+NOISE = "within noise"
+VERDICTS = {True: "holds", False: "does not hold", NOISE: "within noise", None: "not measured here"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +49,7 @@ class Claim:
     claim: str  # what the paper says, in one sentence
     paper: str  # the paper's own figure, with its dataset
     ours: str  # this run's figure, with its data
-    holds: bool | None  # None: not measurable here
+    holds: bool | str | None  # NOISE: inside the spread between repeats; None: not measurable here
     note: str = ""
 
     def __post_init__(self):
@@ -36,15 +59,32 @@ class Claim:
         if not self.claim.strip():
             raise ValueError("Claim.claim: expected a sentence, got an empty string")
         h = self.holds
-        if h is not None and type(h).__name__ not in ("bool", "bool_"):  # numpy's bool from a comparison is fine
-            raise ValueError(f"Claim.holds: expected True, False or None, got {h!r} ({type(h).__name__})")
-        object.__setattr__(self, "holds", None if h is None else bool(h))
+        if h is not None and h != NOISE and type(h).__name__ not in ("bool", "bool_"):  # numpy's bool is fine
+            raise ValueError(f"Claim.holds: expected True, False, {NOISE!r} or None, got {h!r} ({type(h).__name__})")
+        object.__setattr__(self, "holds", h if h is None or h == NOISE else bool(h))
         if self.holds is None and not self.note:
             object.__setattr__(self, "note", "no finite figure in this run")
 
 
-def verdict(holds: bool | None) -> str:
+def verdict(holds: bool | str | None) -> str:
     return VERDICTS[holds]
+
+
+def verdict_class(holds: bool | str | None) -> str:
+    """A CSS class name for a verdict: vtrue, vfalse, vnoise, vnone."""
+    return "vnoise" if holds == NOISE else f"v{str(holds).lower()}"
+
+
+def beyond(gain: float, spread: float | None) -> bool | str | None:
+    """A gain (positive: in the claim's direction) weighed against the spread seen between repeats
+    of the same measurement: True when it exceeds the spread, False when a loss does, ``NOISE``
+    when it is no larger than the spread. Without a measured spread (None or NaN) the sign decides;
+    None when the gain is not finite."""
+    if not _finite(gain):
+        return None
+    if spread is None or not math.isfinite(float(spread)) or abs(float(gain)) > float(spread):
+        return float(gain) > 0
+    return NOISE
 
 
 def _finite(*xs) -> bool:
@@ -104,8 +144,10 @@ def falls(values: Sequence[float]) -> bool | None:
 
 FIG7 = {  # ablation name (fitting.ablation_configs) -> what the paper says it is needed for
     "without dense correspondences": "Dense correspondences are needed: registration without them is worse",
-    "without smoothness and limit terms": "Scale smoothness and joint limits are needed: registration without them is worse",
-    "without the stiff stage": "The stiff first stage (global rotation first) is needed: registration without it is worse",
+    "without smoothness and limit terms": "Scale smoothness and joint limits are needed: registration "
+    "without them is worse",
+    "without the stiff stage": "The stiff first stage (global rotation first) is needed: registration "
+    "without it is worse",
 }
 
 
@@ -115,16 +157,52 @@ def fig7_claims(pa_mpjpe_mm: Mapping[str, float], setting: str) -> list[Claim]:
     if "full" not in pa_mpjpe_mm:
         raise ValueError(f"fig7_claims: expected a 'full' entry, got {sorted(pa_mpjpe_mm)}")
     full = pa_mpjpe_mm["full"]
-    return [Claim(text, "Fig. 7: registration with one term removed at a time",
-                  f"{pa_mpjpe_mm[k]:.0f} mm PA-MPJPE {k} against {full:.0f} mm with all terms ({setting})", lower(full, pa_mpjpe_mm[k]))
-            for k, text in FIG7.items() if k in pa_mpjpe_mm]  # fmt: skip
+    return [
+        Claim(
+            text,
+            "Fig. 7: registration with one term removed at a time",
+            f"{pa_mpjpe_mm[k]:.0f} mm PA-MPJPE {k} against {full:.0f} mm with all terms ({setting})",
+            lower(full, pa_mpjpe_mm[k]),
+        )
+        for k, text in FIG7.items()
+        if k in pa_mpjpe_mm
+    ]
+
+
+def count_verdicts(claims) -> str:
+    """'a holds, b within noise, ...': how many claims have each verdict (verdicts with none left out)."""
+    claims = list(claims)
+    n = {v: sum(1 for c in claims if _same(c.holds, h)) for h, v in VERDICTS.items()}
+    return ", ".join(f"{k} {v}" for v, k in n.items() if k)
+
+
+def _same(a, b) -> bool:
+    return a is b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def findings(claims: Sequence[Claim], extra: Sequence[str] = ()) -> str:
+    """A notebook's closing paragraph as Markdown, computed from its claims (and ``extra``
+    sentences computed from the run): the count per verdict, then each claim with its verdict and
+    this run's figure."""
+    summary = count_verdicts(claims)
+    lines = [f"Of the {len(claims)} claims measured here: {summary}.", ""]
+    for c in claims:
+        note = f" ({c.note})" if c.note else ""
+        lines.append(f"- **{c.claim}**: {verdict(c.holds)}. This run: {c.ours}{note}.")
+    lines += ["", *extra] if extra else []
+    return "\n".join(lines)
 
 
 def claims_frame(claims: Sequence[Claim]):
     """One row per claim: claim, paper, this run, verdict, note (a pandas DataFrame)."""
     import pandas as pd
 
-    return pd.DataFrame([{"claim": c.claim, "paper": c.paper, "this run": c.ours, "verdict": verdict(c.holds), "note": c.note} for c in claims])
+    return pd.DataFrame(
+        [
+            {"claim": c.claim, "paper": c.paper, "this run": c.ours, "verdict": verdict(c.holds), "note": c.note}
+            for c in claims
+        ]
+    )
 
 
 def save_claims(run_dir: str | Path, notebook: str, claims: Sequence[Claim]) -> Path:

@@ -30,9 +30,18 @@ from dalnb.regressor import RegressorConfig
 from dalnb.training.config import RoundsConfig, TrainConfig
 
 __all__ = [
-    "StudyConfig", "BodyBench", "DataConfig", "RegistrationStudy", "EvaluationConfig", "AblationsConfig",
-    "PRESETS", "get_preset", "apply_overrides", "save_config", "start_run",
-]  # fmt: skip
+    "StudyConfig",
+    "BodyBench",
+    "DataConfig",
+    "RegistrationStudy",
+    "EvaluationConfig",
+    "AblationsConfig",
+    "PRESETS",
+    "get_preset",
+    "apply_overrides",
+    "save_config",
+    "start_run",
+]
 
 
 @dataclass
@@ -135,7 +144,9 @@ def _preset(name, n_train, n_test, size, workers, shard, reg, lifter, rounds, tr
         data=DataConfig(n_train, n_test, workers, 0.3, SynthConfig(image_size=size, shard_size=shard)),
         registration=RegistrationStudy(*reg),
         lifter=LifterConfig(steps=lifter[0], hidden=lifter[1], batch=lifter[2]),
-        rounds=RoundsConfig(**rounds, train=TrainConfig(batch=train[0], lr=train[1]), regressor=RegressorConfig(backbone=backbone)),
+        rounds=RoundsConfig(
+            **rounds, train=TrainConfig(batch=train[0], lr=train[1]), regressor=RegressorConfig(backbone=backbone)
+        ),
         evaluation=EvaluationConfig(*ev),
         ablations=AblationsConfig(*abl),
     )
@@ -149,13 +160,55 @@ _CURVE = [0, 10, 25, 50, 100]
 _DENSE = [10, 25, 50, 100, 200]
 _NOISE = [0, 1, 3, 6]
 PRESETS: dict[str, StudyConfig] = {
-    "tiny": _preset("tiny", 24, 12, 64, 1, 8, (60, 8, 2), (40, 64, 32), _rounds(2, 1, 12, 20, 10), (8, 3e-4),
-                    "resnet18", ([0, 10, 20], 4), (6, 40, [10, 60], [0, 3], 1), [1, 64]),
-    "small": _preset("small", 1200, 200, 96, 2, 32, (300, 64, 7), (2000, 512, 128), _rounds(3, 5, 200), (32, 3e-4),
-                     "resnet18", (_CURVE, 6), (48, 300, _DENSE, _NOISE, 6), [1, 64, 1024]),
-    "full": _preset("full", 50000, 2000, 224, 16, 64, (300, 500, 7), (20000, 1024, 256), _rounds(5, 4, 1000), (128, 2e-4),
-                    "resnet50", (_CURVE + [200], 8), (300, 300, _DENSE, _NOISE, 8), [1, 64, 1024, 8192]),
-}  # fmt: skip
+    "tiny": _preset(
+        "tiny",
+        24,
+        12,
+        64,
+        1,
+        8,
+        (60, 8, 2),
+        (40, 64, 32),
+        _rounds(2, 1, 12, 20, 10),
+        (8, 3e-4),
+        "resnet18",
+        ([0, 10, 20], 4),
+        (6, 40, [10, 60], [0, 3], 1),
+        [1, 64],
+    ),
+    "small": _preset(
+        "small",
+        1200,
+        200,
+        96,
+        2,
+        32,
+        (300, 64, 7),
+        (2000, 512, 128),
+        _rounds(3, 5, 200),
+        (32, 3e-4),
+        "resnet18",
+        (_CURVE, 6),
+        (48, 300, _DENSE, _NOISE, 6),
+        [1, 64, 1024],
+    ),
+    "full": _preset(
+        "full",
+        50000,
+        2000,
+        224,
+        16,
+        64,
+        (300, 500, 7),
+        (20000, 1024, 256),
+        _rounds(5, 4, 1000),
+        (128, 2e-4),
+        "resnet50",
+        (_CURVE + [200], 8),
+        (300, 300, _DENSE, _NOISE, 8),
+        [1, 64, 1024, 8192],
+    ),
+}
 
 
 def get_preset(name: str) -> StudyConfig:
@@ -177,7 +230,9 @@ def apply_overrides(cfg: StudyConfig, overrides: dict[str, Any] | list[str] | No
 def _set(node, parts: list[str], value, key: str):
     names = [f.name for f in dataclasses.fields(node)]
     if parts[0] not in names:
-        raise ValueError(f"override {key!r}: unknown key {parts[0]!r} in {type(node).__name__}; expected one of {names}")
+        raise ValueError(
+            f"override {key!r}: unknown key {parts[0]!r} in {type(node).__name__}; expected one of {names}"
+        )
     old = getattr(node, parts[0])
     if len(parts) > 1:
         if not dataclasses.is_dataclass(old):
@@ -210,8 +265,9 @@ def save_config(path: Path, cfg: StudyConfig | dict[str, Any]) -> Path:
     return atomic_write_text(Path(path), yaml.safe_dump(d, sort_keys=False))
 
 
-def start_run(run_dir: str | Path, notebook: str, preset: str, overrides=None, seed: int = 0,
-              device: str | None = None) -> StudyConfig:  # fmt: skip
+def start_run(
+    run_dir: str | Path, notebook: str, preset: str, overrides=None, seed: int = 0, device: str | None = None
+) -> StudyConfig:
     """Resolve a notebook's config (preset, overrides, seed, device), save it to
     ``run_dir/config/<notebook>.yaml`` and return it."""
     cfg = apply_overrides(replace(get_preset(preset), seed=seed, device=device), overrides).resolve()

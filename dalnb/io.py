@@ -2,6 +2,7 @@
 
 A crash never leaves a half-written file under the final name.
 """
+
 from __future__ import annotations
 
 import json

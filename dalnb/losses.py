@@ -6,6 +6,7 @@ Letters: B batch, P points, K keypoints, S segments. 2D quantities are in a norm
 frame (pixels minus a per-sample centre, divided by a per-sample size), so weights do not depend
 on the image resolution.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,9 @@ def _wmean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(-1) / w.sum(-1).clamp_min(1e-8)
 
 
-def dense_loss(proj: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+def dense_loss(
+    proj: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, sigma: float | None = None
+) -> torch.Tensor:
     """Dense correspondence: L = sum_p w_p rho(|pi(x_p) - y_p|^2) / sum_p w_p.
 
     proj (B, P, 2) projected template points, target (B, P, 2) annotated image points,
@@ -49,8 +52,14 @@ def dense_loss(proj: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, s
     return _wmean(robust((proj - target).square().sum(-1), sigma), weight)
 
 
-def part_dense_loss(proj_candidates: torch.Tensor, cand_part: torch.Tensor, target: torch.Tensor, target_part: torch.Tensor,
-                    weight: torch.Tensor, sigma: float | None = None) -> torch.Tensor:  # fmt: skip
+def part_dense_loss(
+    proj_candidates: torch.Tensor,
+    cand_part: torch.Tensor,
+    target: torch.Tensor,
+    target_part: torch.Tensor,
+    weight: torch.Tensor,
+    sigma: float | None = None,
+) -> torch.Tensor:
     """Part-level correspondence (DensePose points without an exact chart map):
     L = sum_p w_p rho(min_{v in part(p)} |pi(v) - y_p|^2) / sum_p w_p.
 
@@ -82,7 +91,9 @@ def scale_smoothness_loss(log_scales: torch.Tensor, parents: torch.Tensor) -> to
 
     log_scales (B, S, 2), parents (S,) with -1 for the root."""
     has_parent = parents >= 0
-    par = torch.where(has_parent, parents, torch.arange(len(parents), device=parents.device))  # the root: itself, difference 0
+    par = torch.where(
+        has_parent, parents, torch.arange(len(parents), device=parents.device)
+    )  # the root: itself, difference 0
     d = (log_scales - log_scales[:, par]).square().sum(-1)
     return d.sum(-1) / has_parent.sum()  # no data-dependent shapes: one graph under torch.compile
 
@@ -137,8 +148,13 @@ def nearest_points(query: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return d2.argmin(-1)
 
 
-def coverage_loss(proj: torch.Tensor, mask_xy: torch.Tensor, weight: torch.Tensor, sigma: float | None = None,
-                  near: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def coverage_loss(
+    proj: torch.Tensor,
+    mask_xy: torch.Tensor,
+    weight: torch.Tensor,
+    sigma: float | None = None,
+    near: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The mask is covered by the body: L = sum_m w_m rho(|y_m - pi(x_n(m))|^2) / sum_m w_m, over
     pixels y_m sampled inside the person mask and n(m) the projected surface sample nearest to
     y_m. Unlike :func:`silhouette_loss` it does not pull the body out of what an occluder hides
@@ -152,13 +168,20 @@ def coverage_loss(proj: torch.Tensor, mask_xy: torch.Tensor, weight: torch.Tenso
     return _wmean(robust(d2, sigma), weight)
 
 
-def silhouette_loss(proj: torch.Tensor, outside_distance: torch.Tensor, weight: torch.Tensor | None = None, robust_sigma: float | None = None) -> torch.Tensor:
+def silhouette_loss(
+    proj: torch.Tensor,
+    outside_distance: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    robust_sigma: float | None = None,
+) -> torch.Tensor:
     """Projected surface points stay inside the person mask:
     L = mean_v rho(D(pi(x_v))^2), D the distance transform of the mask's complement, rho the
     Geman-McClure kernel at ``robust_sigma`` (squares when None; see :func:`robust`).
 
     proj (B, N, 2) in [-1, 1] grid coordinates, outside_distance (B, 1, H, W) normalised units."""
-    d = torch.nn.functional.grid_sample(outside_distance, proj[:, :, None, :], align_corners=False, padding_mode="border")[:, 0, :, 0]
+    d = torch.nn.functional.grid_sample(
+        outside_distance, proj[:, :, None, :], align_corners=False, padding_mode="border"
+    )[:, 0, :, 0]
     d2 = robust(d.square(), robust_sigma)
     if weight is None:
         return d2.mean(-1)

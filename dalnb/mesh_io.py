@@ -1,4 +1,5 @@
 """Mesh export (.obj, .ply, .glb) through trimesh, written atomically; per-vertex surface areas."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,5 +50,8 @@ def mirror_vertex_map(vertices: np.ndarray, tol: float = 1e-4) -> np.ndarray:
     v = np.asarray(vertices, np.float64)
     d, idx = cKDTree(v).query(v * [-1.0, 1.0, 1.0])
     if d.max() > tol:
-        raise ValueError(f"mirror_vertex_map: expected a mesh symmetric about x = 0 within {tol} m, got a vertex {d.max():.4g} m from any mirror image")
+        raise ValueError(
+            f"mirror_vertex_map: expected a mesh symmetric about x = 0 within {tol} m, got a vertex "
+            f"{d.max():.4g} m from any mirror image"
+        )
     return idx

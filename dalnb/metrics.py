@@ -10,17 +10,33 @@
   the body's heading seen from the camera, which PA-MPJPE aligns away and MPJPE pays for.
 Checked against scipy.spatial.procrustes and hand-made cases in tests/test_metrics.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from dalnb.body.skeleton import COCO_LIMBS, H36M17, H36M_BONES
 
-__all__ = ["procrustes_align", "pa_error", "mpjpe", "pa_mpjpe", "pve", "pixel_error", "bone_length_sum", "surface_pixel_error", "evaluate",
-           "COCO_LIMBS", "limb_depth_sign_accuracy", "torso_frame", "torso_rotation_error_deg"]
+__all__ = [
+    "procrustes_align",
+    "pa_error",
+    "mpjpe",
+    "pa_mpjpe",
+    "pve",
+    "pixel_error",
+    "bone_length_sum",
+    "surface_pixel_error",
+    "evaluate",
+    "COCO_LIMBS",
+    "limb_depth_sign_accuracy",
+    "torso_frame",
+    "torso_rotation_error_deg",
+]
 
-def limb_depth_sign_accuracy(depth: np.ndarray, gt_depth: np.ndarray, limbs: dict[str, tuple[int, int]] = COCO_LIMBS,
-                             min_delta: float = 0.05) -> dict[str, float]:  # fmt: skip
+
+def limb_depth_sign_accuracy(
+    depth: np.ndarray, gt_depth: np.ndarray, limbs: dict[str, tuple[int, int]] = COCO_LIMBS, min_delta: float = 0.05
+) -> dict[str, float]:
     """Which way each limb points in depth, right or wrong: (N, K) predicted and true keypoint
     depths (metres, any common origin per sample) -> limb -> the fraction of samples whose
     sign(z_child - z_parent) is right, over the samples where the true limb leaves the image
@@ -40,7 +56,9 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """(B, N, 3) pred aligned to gt by the similarity (s R x + t) minimising squared error."""
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 3:
-        raise ValueError(f"procrustes_align: expected two (B, N, 3) arrays of one shape, got {pred.shape} and {gt.shape}")
+        raise ValueError(
+            f"procrustes_align: expected two (B, N, 3) arrays of one shape, got {pred.shape} and {gt.shape}"
+        )
     mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
     p, g = pred - mp, gt - mg
     U, S, Vt = np.linalg.svd(np.einsum("bni,bnj->bij", p, g))  # p^T g
@@ -115,8 +133,13 @@ def pixel_error(points_px: np.ndarray, annotated_px: np.ndarray, weight: np.ndar
     return (d * w).sum(-1) / w.sum(-1).clip(1e-9)
 
 
-def surface_pixel_error(vertices: np.ndarray, camera: np.ndarray, samples: list[dict], parts: np.ndarray | None = None,
-                        perspective: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def surface_pixel_error(
+    vertices: np.ndarray,
+    camera: np.ndarray,
+    samples: list[dict],
+    parts: np.ndarray | None = None,
+    perspective: np.ndarray | None = None,
+) -> np.ndarray:
     """(B,) per-pixel error of fits or predictions: each annotated image point (``dense_xy``)
     against the weak-perspective projection (s, tx, ty pixels) of its surface point
     (``dense_vertex``) on the predicted mesh (B, V, 3). Points given as DensePose (part, u, v)

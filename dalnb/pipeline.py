@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dalnb.io import atomic_write_text
 from dalnb.paths import NOTEBOOKS, ROOT, resolve
 from dalnb.report import write_index
 
@@ -44,27 +44,37 @@ def list_notebooks(only: list[str] | None = None, notebooks_dir: Path = NOTEBOOK
 
 
 def to_html(ipynb: Path) -> Path:
-    import nbformat
-    from nbconvert import HTMLExporter
+    """The executed notebook as a page that stands alone offline (``report.html.export_html``)."""
+    from dalnb.report.html import export_html
 
-    nb = nbformat.read(ipynb, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    out = ipynb.with_suffix(".html")
-    atomic_write_text(out, body)
-    return out
+    return export_html(ipynb)
 
 
 def run_notebook(src: Path, out_dir: Path, parameters: dict, kernel: str = "python3") -> NotebookResult:
+    """Execute one notebook as JupyterLab would (working directory notebooks/), with no progress
+    bars (``dalnb.progress``: a batch run's HTML shows none), into ``out_dir``."""
     import papermill as pm
+
+    from dalnb.progress import ENV
 
     out = out_dir / src.name
     t0 = time.perf_counter()
+    before = os.environ.get(ENV)
+    os.environ[ENV] = "0"  # the kernel inherits it
     try:
-        pm.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=kernel, cwd=str(src.parent), progress_bar=False)
+        pm.execute_notebook(
+            str(src), str(out), parameters=parameters, kernel_name=kernel, cwd=str(src.parent), progress_bar=False
+        )
     except pm.PapermillExecutionError as e:
         html_path = _try_html(out)
-        return NotebookResult(src.stem, "failed", time.perf_counter() - t0, out, html_path,
-                              f"cell {e.exec_count}: {e.ename}: {e.evalue}")  # fmt: skip
+        return NotebookResult(
+            src.stem, "failed", time.perf_counter() - t0, out, html_path, f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+        )
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
     return NotebookResult(src.stem, "ok", time.perf_counter() - t0, out, to_html(out))
 
 
@@ -75,7 +85,9 @@ def _try_html(path: Path) -> Path | None:
         return None
 
 
-def earlier_results(out_dir: Path, results: list[NotebookResult], notebooks_dir: Path = NOTEBOOKS) -> list[NotebookResult]:
+def earlier_results(
+    out_dir: Path, results: list[NotebookResult], notebooks_dir: Path = NOTEBOOKS
+) -> list[NotebookResult]:
     """``results`` plus the chain's notebooks executed into ``out_dir`` by an earlier run (``--only``
     re-runs some; the index must still link all), with status and duration from papermill's metadata."""
     import json
@@ -95,14 +107,28 @@ def earlier_results(out_dir: Path, results: list[NotebookResult], notebooks_dir:
             raise PipelineError(f"{ipynb}: not an executed notebook ({type(e).__name__}: {e})") from e
         failed = bool(pm.get("exception"))
         html_path = ipynb.with_suffix(".html")
-        out.append(NotebookResult(src.stem, "failed" if failed else "ok", float(pm.get("duration") or 0.0), ipynb,
-                                  html_path if html_path.exists() else None, "earlier run" if failed else ""))  # fmt: skip
+        out.append(
+            NotebookResult(
+                src.stem,
+                "failed" if failed else "ok",
+                float(pm.get("duration") or 0.0),
+                ipynb,
+                html_path if html_path.exists() else None,
+                "earlier run" if failed else "",
+            )
+        )
     return out
 
 
-def run_pipeline(preset: str, run_dir: Path, reports: Path | None = None, only: list[str] | None = None,
-                 kernel: str = "python3", extra_parameters: dict | None = None,
-                 notebooks_dir: Path = NOTEBOOKS) -> list[NotebookResult]:  # fmt: skip
+def run_pipeline(
+    preset: str,
+    run_dir: Path,
+    reports: Path | None = None,
+    only: list[str] | None = None,
+    kernel: str = "python3",
+    extra_parameters: dict | None = None,
+    notebooks_dir: Path = NOTEBOOKS,
+) -> list[NotebookResult]:
     run_dir = resolve(run_dir)
     out_dir = Path(reports or ROOT / "reports") / run_dir.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +140,9 @@ def run_pipeline(preset: str, run_dir: Path, reports: Path | None = None, only: 
     for src in nbs:
         log.info("running %s (preset %s)", src.name, preset)
         params = {"run_dir": str(run_dir), "preset": preset, **(extra_parameters or {})}
-        (run_dir / "claims" / f"{src.stem}.json").unlink(missing_ok=True)  # the scorecard shows this execution's claims only
+        (run_dir / "claims" / f"{src.stem}.json").unlink(
+            missing_ok=True
+        )  # the scorecard shows this execution's claims only
         r = run_notebook(src, out_dir, params, kernel)
         results.append(r)
         log.info("%s: %s in %.1f s", src.name, r.status, r.seconds)
@@ -138,27 +166,40 @@ def _parse_overrides(items: list[str]) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dalnb.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m dalnb.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
     ap.add_argument("--run-dir", default=None, help="default: runs/<preset>")
     ap.add_argument("--reports", default=None, help="default: reports/")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
     ap.add_argument("--kernel", default="python3")
-    ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                    help="preset override passed to every notebook, e.g. --override data.n_train=2000")
+    ap.add_argument("--readme", action="store_true", help="write the run's results into README.md (the reference run)")
+    ap.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="preset override passed to every notebook, e.g. --override data.n_train=2000",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     run_dir = Path(args.run_dir or f"runs/{args.preset}")
     try:
         extra = {"overrides": _parse_overrides(args.override)} if args.override else None
-        results = run_pipeline(args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel, extra)
+        results = run_pipeline(
+            args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel, extra
+        )
     except PipelineError as e:
         print(f"pipeline failed: {e}", file=sys.stderr)
         return 1
     out = results[-1].ipynb.parent
+    if args.readme:
+        from dalnb.report import write_results
+
+        write_results(ROOT / "README.md", out)
     print(f"reports written to {out / 'index.html'}")
     return 0
-
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Loss (``regressor_loss``): smooth-L1 between predicted and fitted parameters (qu
 sign-aligned, rotation compared as matrices), plus the dense-correspondence and keypoint losses
 through the body model, computed on the corresponded vertices only.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,19 @@ from dalnb.body import skeleton as sk
 from dalnb.body.camera import FACING_CAMERA, project
 from dalnb.mesh_io import mirror_vertex_map
 
-__all__ = ["RegressorConfig", "Regressor", "ParamLayout", "Prediction", "fits_to_params", "params_to_body",
-           "regressor_loss", "images_to_tensor", "mirror_params", "Mirror", "mean_target"]  # fmt: skip
+__all__ = [
+    "RegressorConfig",
+    "Regressor",
+    "ParamLayout",
+    "Prediction",
+    "fits_to_params",
+    "params_to_body",
+    "regressor_loss",
+    "images_to_tensor",
+    "mirror_params",
+    "Mirror",
+    "mean_target",
+]
 
 N_JOINTS = len(sk.JOINT_NAMES)  # 24
 
@@ -45,14 +57,16 @@ class RegressorConfig:
     weights_path: str | None = None  # local ImageNet weights for the backbone (none offline by default)
     w_params: float = 1.0
     # the quaternions' share of the parameter loss: each group's smooth-L1 is a mean over its numbers, so at 1 the 92
-    # quaternion numbers together weigh as much as the 3 camera numbers, and a network trained from scratch settles on the
+    # quaternion numbers together weigh as much as the 3 camera numbers, and a network trained from scratch settles
+    # on the
     # fits' mean pose (notebook 04 measures it against that mean: ``rounds.mean_pose_error``)
     w_pose: float = 10.0
     w_rotation: float = 1.0  # the global rotation's share of the parameter loss
     w_dense: float = 1.0
     w_keypoints: float = 1.0
     w_quat_norm: float = 0.01  # keeps raw quaternions near unit length
-    # smooth-L1 (metres, beta 2 cm) between the root-relative 3D joints of the predicted and the fitted bodies: `w_joints`
+    # smooth-L1 (metres, beta 2 cm) between the root-relative 3D joints of the predicted and the fitted bodies:
+    # `w_joints`
     # on pose and shape alone (both without their global rotation), so that a joint's rotation error weighs by how far
     # it moves the joints below it; `w_joints_camera` with the global rotation, as MPJPE sees them: together they keep
     # the regressor from settling on the fits' mean pose and make it hedge its heading errors
@@ -109,11 +123,14 @@ class Prediction:
     def pixel_camera(self, image_size: int) -> torch.Tensor:
         """(B, 3) (s, tx, ty) in pixels of an ``image_size`` crop."""
         S = float(image_size)
-        return torch.stack([self.camera[:, 0].exp() * S, (self.camera[:, 1] + 0.5) * S, (self.camera[:, 2] + 0.5) * S], 1)
+        return torch.stack(
+            [self.camera[:, 0].exp() * S, (self.camera[:, 1] + 0.5) * S, (self.camera[:, 2] + 0.5) * S], 1
+        )
 
 
-def fits_to_params(pose: torch.Tensor, segment_scales: torch.Tensor, rotation: torch.Tensor, camera: torch.Tensor,
-                   image_size: int) -> Prediction:  # fmt: skip
+def fits_to_params(
+    pose: torch.Tensor, segment_scales: torch.Tensor, rotation: torch.Tensor, camera: torch.Tensor, image_size: int
+) -> Prediction:
     """Fits (pose (B, 24, 3) axis-angle, scales (B, 24, 2), rotation (B, 3, 3), camera (B, 3)
     pixels) -> regression targets."""
     S = float(image_size)
@@ -149,8 +166,15 @@ class Mirror:
     def of(cls, body) -> Mirror:
         return cls(torch.as_tensor(mirror_vertex_map(body.data.vertices)), torch.as_tensor(sk.mirror_index(sk.COCO17)))
 
-    def batch(self, images: torch.Tensor, target: torch.Tensor | None, dense_vertex: torch.Tensor, dense_xy: torch.Tensor,
-              keypoints: torch.Tensor, which: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    def batch(
+        self,
+        images: torch.Tensor,
+        target: torch.Tensor | None,
+        dense_vertex: torch.Tensor,
+        dense_xy: torch.Tensor,
+        keypoints: torch.Tensor,
+        which: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mirror the samples where ``which`` (B,) is true: images (B, C, S, S) flipped left to
         right, targets by ``mirror_params``, dense points (crop-normalised xy, centred) x -> -x on
         the mirror vertex, keypoints (B, 17, 3) x -> -x with left and right swapped."""
@@ -161,7 +185,9 @@ class Mirror:
         sign = torch.tensor([-1.0, 1.0], device=dense_xy.device, dtype=dense_xy.dtype)
         dense_vertex = torch.where(w[:, None], self.vertex_map.to(dense_vertex.device)[dense_vertex], dense_vertex)
         dense_xy = torch.where(w[:, None, None], dense_xy * sign, dense_xy)
-        kp_m = keypoints[:, self.keypoint_map.to(keypoints.device)] * torch.tensor([-1.0, 1.0, 1.0], device=keypoints.device, dtype=keypoints.dtype)
+        kp_m = keypoints[:, self.keypoint_map.to(keypoints.device)] * torch.tensor(
+            [-1.0, 1.0, 1.0], device=keypoints.device, dtype=keypoints.dtype
+        )
         keypoints = torch.where(w[:, None, None], kp_m, keypoints)
         return images, target, dense_vertex, dense_xy, keypoints
 
@@ -193,7 +219,11 @@ def mean_target(params: torch.Tensor) -> torch.Tensor:
 def _backbone(cfg: RegressorConfig) -> tuple[nn.Module, int]:
     import torchvision
 
-    ctor = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34, "resnet50": torchvision.models.resnet50}
+    ctor = {
+        "resnet18": torchvision.models.resnet18,
+        "resnet34": torchvision.models.resnet34,
+        "resnet50": torchvision.models.resnet50,
+    }
     if cfg.backbone not in ctor:
         raise ValueError(f"backbone: expected one of {list(ctor)}, got {cfg.backbone!r}")
     net = ctor[cfg.backbone](weights=None)
@@ -215,8 +245,13 @@ class Regressor(nn.Module):
         self.cfg = cfg or RegressorConfig()
         self.backbone, feat = _backbone(self.cfg)
         D = LAYOUT.dim
-        self.head = nn.Sequential(nn.Linear(feat + D, self.cfg.hidden), nn.ReLU(), nn.Linear(self.cfg.hidden, self.cfg.hidden), nn.ReLU(),
-                                  nn.Linear(self.cfg.hidden, D))  # fmt: skip
+        self.head = nn.Sequential(
+            nn.Linear(feat + D, self.cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(self.cfg.hidden, self.cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(self.cfg.hidden, D),
+        )
         nn.init.zeros_(self.head[-1].weight)  # the first prediction is the mean
         nn.init.zeros_(self.head[-1].bias)
         self.register_buffer("mean", mean_params(1)[0])
@@ -245,9 +280,18 @@ def images_to_tensor(images: np.ndarray | list) -> torch.Tensor:
     return torch.from_numpy(a if a.flags.writeable else a.copy()).permute(0, 3, 1, 2).float() / 255.0
 
 
-def regressor_loss(body, pred: torch.Tensor, target: torch.Tensor | None, dense_vertex: torch.Tensor, dense_xy: torch.Tensor,
-                   dense_w: torch.Tensor, keypoints: torch.Tensor, kp_support: torch.Tensor, kp_reg: torch.Tensor,
-                   cfg: RegressorConfig) -> dict[str, torch.Tensor]:  # fmt: skip
+def regressor_loss(
+    body,
+    pred: torch.Tensor,
+    target: torch.Tensor | None,
+    dense_vertex: torch.Tensor,
+    dense_xy: torch.Tensor,
+    dense_w: torch.Tensor,
+    keypoints: torch.Tensor,
+    kp_support: torch.Tensor,
+    kp_reg: torch.Tensor,
+    cfg: RegressorConfig,
+) -> dict[str, torch.Tensor]:
     """Per-term batch means.
 
     * params: smooth-L1(pred, fit) over quaternions (the fit's sign chosen nearest the
@@ -272,8 +316,12 @@ def regressor_loss(body, pred: torch.Tensor, target: torch.Tensor | None, dense_
         t = Prediction.from_flat(target.float())
         qn = p.quat / p.quat.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         tq = torch.where((qn * t.quat).sum(-1, keepdim=True) < 0, -t.quat, t.quat)
-        T["params"] = (cfg.w_pose * F.smooth_l1_loss(qn, tq, beta=0.1) + F.smooth_l1_loss(p.log_scales, t.log_scales, beta=0.1)
-                       + cfg.w_rotation * F.smooth_l1_loss(p.rotation(), t.rotation(), beta=0.1) + F.smooth_l1_loss(p.camera, t.camera, beta=0.1))  # fmt: skip
+        T["params"] = (
+            cfg.w_pose * F.smooth_l1_loss(qn, tq, beta=0.1)
+            + F.smooth_l1_loss(p.log_scales, t.log_scales, beta=0.1)
+            + cfg.w_rotation * F.smooth_l1_loss(p.rotation(), t.rotation(), beta=0.1)
+            + F.smooth_l1_loss(p.camera, t.camera, beta=0.1)
+        )
     B, P = dense_vertex.shape
     ids = torch.cat([dense_vertex, kp_support[None].expand(B, -1)], 1)
     out = params_to_body(body, p, ids)
@@ -293,6 +341,13 @@ def regressor_loss(body, pred: torch.Tensor, target: torch.Tensor | None, dense_
     c = keypoints[..., 2]
     T["keypoints"] = (((kp - keypoints[..., :2]) ** 2).sum(-1) * c).sum() / c.sum().clamp_min(1)
     T["quat_norm"] = ((p.quat.norm(dim=-1) - 1) ** 2).mean()
-    w = {"params": cfg.w_params, "dense": cfg.w_dense, "keypoints": cfg.w_keypoints, "quat_norm": cfg.w_quat_norm, "joints": cfg.w_joints, "joints_camera": cfg.w_joints_camera}
+    w = {
+        "params": cfg.w_params,
+        "dense": cfg.w_dense,
+        "keypoints": cfg.w_keypoints,
+        "quat_norm": cfg.w_quat_norm,
+        "joints": cfg.w_joints,
+        "joints_camera": cfg.w_joints_camera,
+    }
     T["total"] = sum(w[k] * v for k, v in T.items())
     return T

@@ -10,6 +10,7 @@ determinant used by the registration's handedness loss).
 Shapes: ``(..., 3)`` axis-angle, ``(..., 4)`` quaternion, ``(..., 3, 3)`` matrix, ``(..., 9)``
 raw global rotation.
 """
+
 from __future__ import annotations
 
 import roma

@@ -4,6 +4,7 @@
 any HTML report shows offline. ``mesh_widget`` is the interactive pythreejs view for
 JupyterLab (needs jupyterlab_widgets >= 3.0.9).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -85,46 +86,57 @@ def mesh_widget(vertices, faces, colors=None, width: int = 400, height: int = 50
         attrs["color"] = p3.BufferAttribute(_np(colors).astype(np.float32))
     geom = p3.BufferGeometry(attributes=attrs)
     geom.exec_three_obj_method("computeVertexNormals")
-    mat = p3.MeshStandardMaterial(vertexColors="VertexColors" if colors is not None else "NoColors", color="#cccccc" if colors is None else "#ffffff", roughness=0.8)
+    mat = p3.MeshStandardMaterial(
+        vertexColors="VertexColors" if colors is not None else "NoColors",
+        color="#cccccc" if colors is None else "#ffffff",
+        roughness=0.8,
+    )
     mesh = p3.Mesh(geometry=geom, material=mat)
     center = v.mean(0)
-    cam = p3.PerspectiveCamera(position=[float(center[0]), float(center[1]), float(center[2] + 3.0)], fov=40,
-                               children=[p3.DirectionalLight(position=[1, 2, 3], intensity=0.8)])
+    cam = p3.PerspectiveCamera(
+        position=[float(center[0]), float(center[1]), float(center[2] + 3.0)],
+        fov=40,
+        children=[p3.DirectionalLight(position=[1, 2, 3], intensity=0.8)],
+    )
     scene = p3.Scene(children=[mesh, cam, p3.AmbientLight(intensity=0.5)], background="#f4f4f4")
     ctrl = p3.OrbitControls(controlling=cam, target=[float(c) for c in center])
     return p3.Renderer(camera=cam, scene=scene, controls=[ctrl], width=width, height=height)
 
 
-def mesh_html(meshes: list, faces, colors=None, gap: float = 0.3) -> str:
-    """A self-contained HTML page (three.js inlined by trimesh's viewer, the meshes as base64
-    glTF) showing the meshes side by side, orbit with the mouse; needs no network."""
-    import trimesh
-    from trimesh.viewer.notebook import scene_to_html
+def mesh_html(meshes: list, faces, colors=None, gap: float = 0.3, frames: list | None = None,
+              labels: list[str] | None = None) -> str:  # fmt: skip
+    """A self-contained HTML page showing the meshes side by side (``dalnb.viewer``: a canvas and
+    plain JavaScript, no library, no network): drag to rotate. ``frames``: several such lists of
+    meshes, stepped through with a slider labelled ``labels``."""
+    from dalnb.viewer import mesh_page
 
-    f = np.asarray(_np(faces))
-    scene = trimesh.Scene()
-    x = 0.0
-    for i, v in enumerate(meshes):
-        v = _np(v).astype(np.float64)
-        v = v - [v[:, 0].min() - x, 0, 0]
-        x = v[:, 0].max() + gap
-        c = None if colors is None else (np.clip(_np(colors[i] if isinstance(colors, (list, tuple)) else colors), 0, 1) * 255).astype(np.uint8)
-        scene.add_geometry(trimesh.Trimesh(v, f, vertex_colors=c, process=False))
-    return scene_to_html(scene)
+    frames = frames or [meshes]
+    n = len(frames[0])
+    cols = (
+        [None] * n
+        if colors is None
+        else [_np(colors[i] if isinstance(colors, (list, tuple)) else colors) for i in range(n)]
+    )
+    page = mesh_page([[_np(v) for v in row] for row in frames], _np(faces), cols, labels)
+    return f'<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">{page}</body></html>'
 
 
-def mesh_view(meshes, faces, colors=None, height: int = 420):
+def mesh_view(
+    meshes, faces, colors=None, height: int = 420, frames: list | None = None, labels: list[str] | None = None
+):
     """``mesh_html`` in an iframe: interactive in JupyterLab and in the exported HTML report,
-    offline (each view carries its own three.js, ~1 MB). ``meshes``: one (V, 3) array or a list."""
+    offline. ``meshes``: one (V, 3) array or a list; ``frames``/``labels`` as in ``mesh_html``."""
     import html as _html
 
     from IPython.display import HTML
 
     if not isinstance(meshes, (list, tuple)):
         meshes = [meshes]
-    page = mesh_html(list(meshes), faces, colors)
-    return HTML(f'<iframe srcdoc="{_html.escape(page, quote=True)}" width="100%" height="{height}" '
-                f'style="border:1px solid #ddd" title="3D mesh view (drag to rotate)"></iframe>')
+    page = mesh_html(list(meshes), faces, colors, frames=frames, labels=labels)
+    return HTML(
+        f'<iframe srcdoc="{_html.escape(page, quote=True)}" width="100%" height="{height + 40}" '
+        f'style="border:0" title="3D mesh view (drag to rotate)"></iframe>'
+    )
 
 
 def draw_sample(ax, sample: dict, points: bool = True, keypoints: bool = True, title: str | None = None):
@@ -184,7 +196,14 @@ def overlay_mesh(image: np.ndarray, vertices, faces, camera, alpha: float = 0.6)
     xy = float(cam[0]) * V[:, :2] + torch.as_tensor(cam[1:], dtype=torch.float32)
     F = torch.as_tensor(np.asarray(_np(faces), dtype=np.int64))
     fr = rasterize(xy, V[:, 2], F, h, w)
-    col = shade(fr.face, fr.bary, F, vertex_normals(V, F), torch.full((len(V), 3), 0.75), torch.tensor([0.0, 0.3, 1.0]) / (1.09**0.5)).numpy()
+    col = shade(
+        fr.face,
+        fr.bary,
+        F,
+        vertex_normals(V, F),
+        torch.full((len(V), 3), 0.75),
+        torch.tensor([0.0, 0.3, 1.0]) / (1.09**0.5),
+    ).numpy()
     out = np.asarray(image, np.float32) / 255
     m = fr.face.numpy() >= 0
     out[m] = (1 - alpha) * out[m] + alpha * col[m]
@@ -211,3 +230,25 @@ def skeleton_views(truths: list, preds: list, bones, titles: list[str]):
                 ax.legend()
     fig.suptitle("Lifted 3D keypoints (red, Procrustes-aligned) and the truth (black) from three views")
     return fig
+
+
+def notebook_style() -> None:
+    """Display settings for the study's notebooks: tables shown whole (no truncated cells or
+    rows), figures as compact JPEG."""
+    import matplotlib as mpl
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", 500)
+    pd.set_option("display.max_columns", 60)
+    pd.set_option("display.width", 250)
+    mpl.rcParams["figure.dpi"] = 80
+    mpl.rcParams["savefig.dpi"] = 80
+    try:  # in a kernel: figures as JPEG, a few times smaller than PNG for rendered images
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        if get_ipython() is not None:
+            set_matplotlib_formats("jpeg", pil_kwargs={"quality": 85})
+    except ImportError:
+        pass

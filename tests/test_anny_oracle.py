@@ -1,4 +1,5 @@
 """Oracle test against anny's own forward pass (explained in notebook 01)."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Benchmark helpers that decide what a recorded run measured."""
+
 import json
 
 import numpy as np
@@ -32,8 +33,16 @@ def test_spread_rejects_a_bad_fraction():
 
 def test_rounds_config_takes_the_overrides():
     cfg = rounds_config({**CONFIGS["small"], "w_pose": 3.0, "w_joints": 0, "mirror": 0.5})
-    assert cfg.regressor.w_pose == 3.0 and cfg.regressor.w_joints == 0 and cfg.train.mirror == 0.5 and cfg.regressor.image_size == 64
-    assert rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0 and rounds_config(CONFIGS["small"]).regressor.w_joints_camera == 10.0
+    assert (
+        cfg.regressor.w_pose == 3.0
+        and cfg.regressor.w_joints == 0
+        and cfg.train.mirror == 0.5
+        and cfg.regressor.image_size == 64
+    )
+    assert (
+        rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0
+        and rounds_config(CONFIGS["small"]).regressor.w_joints_camera == 10.0
+    )
     assert ANNOTATIONS["exact"]["keypoint_only"] == 0 and not ANNOTATIONS["exact"]["noise"]
 
 
@@ -44,7 +53,13 @@ def test_record_config_writes_the_fields_that_tell_two_runs_apart():
     c = {**CONFIGS["small"], "w_pose": 3.0, "mirror": 0.5, "hair": False}
     rec = record_config("small", c, rounds_config(c), 0.03)
     assert tuple(rec) == CONFIG_KEYS
-    assert (rec["w_pose"], rec["mirror"], rec["hair"], rec["robust_sigma_end"], rec["n_train"]) == (3.0, 0.5, False, 0.03, 3000)
+    assert (rec["w_pose"], rec["mirror"], rec["hair"], rec["robust_sigma_end"], rec["n_train"]) == (
+        3.0,
+        0.5,
+        False,
+        0.03,
+        3000,
+    )
     from dalnb.bench import load_records
 
     newest = load_records("rounds")[-1]  # a recorded run of today's bench carries every config field
@@ -52,27 +67,57 @@ def test_record_config_writes_the_fields_that_tell_two_runs_apart():
 
 
 def test_record_regressor_path_follows_the_benchs_folders(tmp_path):
-    assert record_regressor_path(tmp_path, {"setting": "rounds", "round": 3}) == tmp_path / "rounds" / "round3" / "regressor.pt"
-    assert record_regressor_path(tmp_path, {"setting": "one_long_round", "round": None}) == tmp_path / "one_long_round" / "regressor.pt"
+    assert (
+        record_regressor_path(tmp_path, {"setting": "rounds", "round": 3})
+        == tmp_path / "rounds" / "round3" / "regressor.pt"
+    )
+    assert (
+        record_regressor_path(tmp_path, {"setting": "one_long_round", "round": None})
+        == tmp_path / "one_long_round" / "regressor.pt"
+    )
 
 
 def _rec(run, setting, rnd, mpjpe, **kw):
-    return {"bench": "rounds", "run": run, "setting": setting, "round": rnd, "mpjpe_mm": mpjpe, "date": "2026-12-01", "preset": "small", **kw}
+    return {
+        "bench": "rounds",
+        "run": run,
+        "setting": setting,
+        "round": rnd,
+        "mpjpe_mm": mpjpe,
+        "date": "2026-12-01",
+        "preset": "small",
+        **kw,
+    }
 
 
 def test_table4_takes_the_newest_run_with_baselines_per_kind_of_annotations():
     from dalnb.bench.rounds import table4_runs
 
-    recs = [_rec("a", "rounds", 1, 200), _rec("a", "single_step", None, 230), _rec("a", "one_long_round", None, 210),
-            _rec("b", "rounds", 1, 190), _rec("b", "rounds", 2, 180),  # newer, but without baselines
-            _rec("r", "rounds", 1, 220, annotations="real"), _rec("r", "rounds", 2, 205, annotations="real"),
-            _rec("r", "rounds", 1, 221, annotations="real"),  # resumed: round 1 recorded again
-            _rec("r", "single_step", None, 245, annotations="real"), _rec("r", "one_long_round", None, 250, annotations="real")]  # fmt: skip
+    recs = [
+        _rec("a", "rounds", 1, 200),
+        _rec("a", "single_step", None, 230),
+        _rec("a", "one_long_round", None, 210),
+        _rec("b", "rounds", 1, 190),
+        _rec("b", "rounds", 2, 180),  # newer, but without baselines
+        _rec("r", "rounds", 1, 220, annotations="real"),
+        _rec("r", "rounds", 2, 205, annotations="real"),
+        _rec("r", "rounds", 1, 221, annotations="real"),  # resumed: round 1 recorded again
+        _rec("r", "single_step", None, 245, annotations="real"),
+        _rec("r", "one_long_round", None, 250, annotations="real"),
+    ]
     t = table4_runs(recs)
     assert set(t) == {"exact", "real"}
-    assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["exact"]] == [("rounds", 1, 200), ("single_step", None, 230), ("one_long_round", None, 210)]
-    assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["real"]] == [("rounds", 1, 221), ("rounds", 2, 205), ("single_step", None, 245),
-                                                                             ("one_long_round", None, 250)]  # fmt: skip
+    assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["exact"]] == [
+        ("rounds", 1, 200),
+        ("single_step", None, 230),
+        ("one_long_round", None, 210),
+    ]
+    assert [(r["setting"], r["round"], r["mpjpe_mm"]) for r in t["real"]] == [
+        ("rounds", 1, 221),
+        ("rounds", 2, 205),
+        ("single_step", None, 245),
+        ("one_long_round", None, 250),
+    ]
     assert table4_runs(recs[3:5]) == {}
 
 
@@ -80,27 +125,51 @@ def test_table4_seeds_gathers_the_newest_runs_config_across_seeds():
     from dalnb.bench.rounds import table4_seeds
 
     cfg = {"w_pose": 10.0, "w_joints": 10.0, "w_joints_camera": 10.0}
-    recs = [_rec("s0", "rounds", 1, 200, annotations="real", **cfg), _rec("s0", "single_step", None, 230, annotations="real", **cfg),
-            _rec("s0", "one_long_round", None, 201, annotations="real", **cfg),
-            _rec("old", "rounds", 1, 210, annotations="real", seed=1, w_pose=10.0, w_joints=10.0),  # another config: not a repeat
-            _rec("old", "single_step", None, 230, annotations="real", seed=1, w_pose=10.0, w_joints=10.0),
-            _rec("s1", "rounds", 1, 195, annotations="real", seed=1, **cfg), _rec("s1", "single_step", None, 231, annotations="real", seed=1, **cfg),
-            _rec("s1", "one_long_round", None, 190, annotations="real", seed=1, **cfg),
-            _rec("e", "rounds", 1, 180, **cfg), _rec("e", "single_step", None, 230, **cfg)]  # fmt: skip
+    recs = [
+        _rec("s0", "rounds", 1, 200, annotations="real", **cfg),
+        _rec("s0", "single_step", None, 230, annotations="real", **cfg),
+        _rec("s0", "one_long_round", None, 201, annotations="real", **cfg),
+        _rec(
+            "old", "rounds", 1, 210, annotations="real", seed=1, w_pose=10.0, w_joints=10.0
+        ),  # another config: not a repeat
+        _rec("old", "single_step", None, 230, annotations="real", seed=1, w_pose=10.0, w_joints=10.0),
+        _rec("s1", "rounds", 1, 195, annotations="real", seed=1, **cfg),
+        _rec("s1", "single_step", None, 231, annotations="real", seed=1, **cfg),
+        _rec("s1", "one_long_round", None, 190, annotations="real", seed=1, **cfg),
+        _rec("e", "rounds", 1, 180, **cfg),
+        _rec("e", "single_step", None, 230, **cfg),
+    ]
     t = table4_seeds(recs)
     assert set(t) == {"real", "exact"} and list(t["exact"]) == [0]
     assert list(t["real"]) == [0, 1]  # seed 0 has no seed field; "old" differs in w_joints_camera
-    assert [r["mpjpe_mm"] for r in t["real"][0]] == [200, 230, 201] and [r["mpjpe_mm"] for r in t["real"][1]] == [195, 231, 190]
+    assert [r["mpjpe_mm"] for r in t["real"][0]] == [200, 230, 201] and [r["mpjpe_mm"] for r in t["real"][1]] == [
+        195,
+        231,
+        190,
+    ]
 
 
 def test_table4_margins_puts_each_seeds_last_round_beside_its_baselines():
     from dalnb.bench.rounds import table4_margins
 
-    m = table4_margins({0: [_rec("s0", "rounds", 1, 200), _rec("s0", "rounds", 2, 189), _rec("s0", "single_step", None, 230)],
-                        3: [_rec("s3", "rounds", 1, 199), _rec("s3", "single_step", None, 231), _rec("s3", "one_long_round", None, 190)]})  # fmt: skip
-    assert [(r["seed"], r["run"], r["rounds"], r["rounds_mpjpe_mm"], r["single_step_mpjpe_mm"]) for r in m] == [(0, "s0", 2, 189, 230), (3, "s3", 1, 199, 231)]
+    m = table4_margins(
+        {
+            0: [_rec("s0", "rounds", 1, 200), _rec("s0", "rounds", 2, 189), _rec("s0", "single_step", None, 230)],
+            3: [
+                _rec("s3", "rounds", 1, 199),
+                _rec("s3", "single_step", None, 231),
+                _rec("s3", "one_long_round", None, 190),
+            ],
+        }
+    )
+    assert [(r["seed"], r["run"], r["rounds"], r["rounds_mpjpe_mm"], r["single_step_mpjpe_mm"]) for r in m] == [
+        (0, "s0", 2, 189, 230),
+        (3, "s3", 1, 199, 231),
+    ]
     assert np.isnan(m[0]["one_long_round_mpjpe_mm"]) and m[1]["one_long_round_mpjpe_mm"] == 190
-    assert (m[0]["single_step_margin_mm"], m[1]["one_long_round_margin_mm"]) == (189 - 230, 199 - 190) and np.isnan(m[0]["one_long_round_margin_mm"])
+    assert (m[0]["single_step_margin_mm"], m[1]["one_long_round_margin_mm"]) == (189 - 230, 199 - 190) and np.isnan(
+        m[0]["one_long_round_margin_mm"]
+    )
 
 
 def test_registration_bench_keypoint_setting_is_how_a_photo_comes(capsys):

@@ -143,7 +143,9 @@ def test_parts_and_charts(body):
     ids = rng.choice(body.num_vertices, 400, replace=False)
     iuv = body.charts.vertex_iuv(ids)
     sp = body.charts.iuv_to_surface(iuv)
-    pts = interpolate_surface(body.v_template[None].double(), body.faces, torch.as_tensor(sp.face), torch.as_tensor(sp.bary))[0]
+    pts = interpolate_surface(
+        body.v_template[None].double(), body.faces, torch.as_tensor(sp.face), torch.as_tensor(sp.bary)
+    )[0]
     err = (pts - body.v_template[ids].double()).norm(dim=1).numpy()
     assert np.all(body.parts[body.faces.numpy()[sp.face]] == iuv[:, :1].astype(int))
     assert np.median(err) < 1e-3 and np.percentile(err, 90) < 0.02

@@ -1,4 +1,5 @@
 """The claims scorecard: verdicts computed from numbers, saved per notebook, gathered by the index."""
+
 import json
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_claim_checks_its_fields():
     assert c.holds is True and type(c.holds) is bool and verdict(c.holds) == "holds"
     assert Claim("x", "p", "o", None).note == "no finite figure in this run"
     assert Claim("x", "p", "o", None, "no Human3.6M here").note == "no Human3.6M here"
-    with pytest.raises(ValueError, match=r"Claim.holds: expected True, False or None, got 'yes'"):
+    with pytest.raises(ValueError, match=r"Claim.holds: expected True, False, 'within noise' or None, got 'yes'"):
         Claim("x", "p", "o", "yes")
     with pytest.raises(ValueError, match="Claim.holds"):
         Claim("x", "p", "o", 1)  # a number is not a verdict
@@ -70,8 +71,15 @@ def test_claim_checks_its_fields():
 
 
 def test_fig7_claims_verdicts_follow_the_numbers():
-    cs = fig7_claims({"full": 30.0, "without dense correspondences": 45.0, "without the stiff stage": 28.0,
-                      "without smoothness and limit terms": float("nan")}, "8 bodies")  # fmt: skip
+    cs = fig7_claims(
+        {
+            "full": 30.0,
+            "without dense correspondences": 45.0,
+            "without the stiff stage": 28.0,
+            "without smoothness and limit terms": float("nan"),
+        },
+        "8 bodies",
+    )
     by = {c.claim.split(" ")[0] + " " + c.claim.split(" ")[1]: c for c in cs}
     assert len(cs) == 3
     assert by["Dense correspondences"].holds is True and "45 mm" in by["Dense correspondences"].ours
@@ -103,8 +111,15 @@ def test_index_shows_the_scorecard(tmp_path):
     from dalnb.report import write_index
 
     run = tmp_path / "run"
-    save_claims(run, "04_deform_and_learn", [Claim("Test error falls <round> after round", "140 -> 106 mm", "214 -> 194 mm", True),
-                                             Claim("Ratio", "0.76", "0.91", False), Claim("Human3.6M", "106 mm", "-", None, "no data")])  # fmt: skip
+    save_claims(
+        run,
+        "04_deform_and_learn",
+        [
+            Claim("Test error falls <round> after round", "140 -> 106 mm", "214 -> 194 mm", True),
+            Claim("Ratio", "0.76", "0.91", False),
+            Claim("Human3.6M", "106 mm", "-", None, "no data"),
+        ],
+    )
     page = write_index(tmp_path / "reports", [], "tiny", run).read_text()
     assert "The paper's claims in this run" in page
     assert "Test error falls &lt;round&gt; after round" in page  # escaped
@@ -112,3 +127,59 @@ def test_index_shows_the_scorecard(tmp_path):
     assert "<td class='vnone'>not measured here</td><td>no data</td>" in page
     empty = write_index(tmp_path / "reports2", [], "tiny", tmp_path / "no_claims").read_text()
     assert "The paper's claims in this run" not in empty
+
+
+def test_a_gain_inside_the_spread_between_repeats_is_within_noise():
+    from dalnb.claims import NOISE, beyond, verdict
+
+    assert beyond(5.0, 2.0) is True and beyond(-5.0, 2.0) is False
+    assert beyond(1.8, 2.3) == NOISE and beyond(-1.0, 2.3) == NOISE and verdict(NOISE) == "within noise"
+    assert beyond(1.8, None) is True and beyond(1.8, float("nan")) is True  # no repeats measured: the sign decides
+    assert beyond(float("nan"), 1.0) is None
+    c = Claim("x", "p", "o", beyond(1.0, 3.0))
+    assert c.holds == NOISE and Claim(c.claim, c.paper, c.ours, c.holds) == c
+    with pytest.raises(ValueError, match="expected True, False, 'within noise' or None"):
+        Claim("x", "p", "o", "maybe")
+
+
+def test_findings_count_the_verdicts_and_quote_the_run():
+    from dalnb.claims import NOISE, findings
+
+    text = findings(
+        [Claim("A", "p", "3 mm", True), Claim("B", "p", "1 mm", NOISE), Claim("C", "p", "x", None, "why")],
+        extra=["Fits: 28 mm."],
+    )
+    assert text.startswith("Of the 3 claims measured here: 1 holds, 1 within noise, 1 not measured here.")
+    assert "- **B**: within noise. This run: 1 mm." in text and "(why)" in text and text.endswith("Fits: 28 mm.")
+
+
+def test_a_round_s_fall_inside_the_seed_spread_is_within_noise():
+    from dalnb.claims import NOISE
+    from dalnb.training.claims import falls_beyond, rounds_claims
+
+    mpjpe = pd.Series([232.0, 222.0, 220.2], index=[1, 2, 3])
+    assert falls_beyond(mpjpe, {2: 5.4, 3: 2.3}) == NOISE  # 1.8 mm into round 3, sd 2.3
+    assert falls_beyond(mpjpe, {2: 5.4, 3: 1.0}) is True and falls_beyond(mpjpe, None) is True
+    assert falls_beyond(pd.Series([220.0, 230.0], index=[1, 2]), {2: 5.0}) is False
+    tab = pd.DataFrame(
+        {
+            "mpjpe_mm": mpjpe,
+            "pa_mpjpe_mm": [101, 99, 100.5],
+            "mean_pose_pa_mpjpe_mm": [109, 109, 101],
+            "store_fit_pa_mpjpe_mm": [28, 24, 23.6],
+            "fits_replaced": [0, 500, 300],
+            "n": [200] * 3,
+        }
+    )
+    claims = rounds_claims(tab, "small", {"n": 2, "fall": {2: 5.4, 3: 2.3}, "store": 0.5, "mean_body": 0.9})
+    assert [c.holds for c in claims] == [NOISE, False, True, NOISE]
+    assert "sd over the 2 recorded seeds" in claims[0].note
+
+
+def test_seed_spread_reads_the_recorded_repeats():
+    from dalnb.bench import load_records
+    from dalnb.bench.rounds import seed_spread
+
+    spread = seed_spread(load_records("rounds"), "real")
+    assert spread["n"] >= 2 and set(spread["fall"]) == {2, 3} and all(v > 0 for v in spread["fall"].values())
+    assert seed_spread([], "real") == {}

@@ -19,7 +19,9 @@ def test_a_preset_is_a_tree_of_the_real_configs(name):
 
 
 def test_dotted_overrides_reach_nested_configs_and_leave_the_preset_alone():
-    cfg = apply_overrides(get_preset("small"), {"data.n_train": 7, "rounds.train.lr": 1e-4, "data.synth.distance_m": [3, 4]})
+    cfg = apply_overrides(
+        get_preset("small"), {"data.n_train": 7, "rounds.train.lr": 1e-4, "data.synth.distance_m": [3, 4]}
+    )
     assert (cfg.data.n_train, cfg.rounds.train.lr, cfg.data.synth.distance_m) == (7, 1e-4, (3, 4))
     assert get_preset("small").data.n_train == 1200 and get_preset("small").rounds.train.lr == 3e-4
     cfg = apply_overrides(get_preset("tiny"), ["registration.iters=5", "ablations.noise_px=[0, 2]"])
@@ -36,11 +38,15 @@ def test_an_unknown_key_fails_listing_the_known_ones():
 
 
 def test_one_name_per_knob_seed_and_device_travel_inside():
-    cfg = apply_overrides(get_preset("tiny"), {"registration.iters": 77, "data.synth.image_size": 80, "seed": 3}).resolve()
+    cfg = apply_overrides(
+        get_preset("tiny"), {"registration.iters": 77, "data.synth.image_size": 80, "seed": 3}
+    ).resolve()
     assert cfg.rounds.first_iters == 77 and cfg.rounds.regressor.image_size == 80
     assert cfg.lifter.seed == cfg.rounds.seed == 3 and cfg.registration_config().seed == 3
     assert sum(s.iters for s in cfg.registration_config().stages) == 77
-    assert cfg.refinement_config().stages[0].iters == cfg.rounds.refine_iters and len(cfg.refinement_config().stages) == 1
+    assert (
+        cfg.refinement_config().stages[0].iters == cfg.rounds.refine_iters and len(cfg.refinement_config().stages) == 1
+    )
 
 
 def test_start_run_saves_the_resolved_config(tmp_path):

@@ -1,6 +1,7 @@
 """The exact DensePose -> template map, tested on stand-in files in the real formats
 (UV_Processed.mat and an SMPL-style pickle) built from our own template, so the right answer is
 known: the identity correspondence."""
+
 import pickle
 
 import numpy as np
@@ -30,10 +31,16 @@ def standin(tmp_path_factory, body):
     F = body.data.faces
     fp = body.parts[F]
     keep = (fp == fp[:, :1]).all(1) & (np.ptp(body.data.uv[F], axis=1).max(1) < 0.5)
-    scipy.io.savemat(d / "UV_Processed.mat", {
-        "All_FaceIndices": fp[keep, 0][:, None].astype(float), "All_Faces": (F[keep] + 1).astype(float),
-        "All_U_norm": body.data.uv[:, :1], "All_V_norm": body.data.uv[:, 1:],
-        "All_vertices": (np.arange(len(v)) + 1)[:, None].astype(float)})  # fmt: skip
+    scipy.io.savemat(
+        d / "UV_Processed.mat",
+        {
+            "All_FaceIndices": fp[keep, 0][:, None].astype(float),
+            "All_Faces": (F[keep] + 1).astype(float),
+            "All_U_norm": body.data.uv[:, :1],
+            "All_V_norm": body.data.uv[:, 1:],
+            "All_vertices": (np.arange(len(v)) + 1)[:, None].astype(float),
+        },
+    )
     return d, np.unique(F[keep])
 
 

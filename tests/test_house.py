@@ -101,8 +101,12 @@ def test_projection_is_defined_once():
     assert {m for m, p in MODULES.items() if formula.search(p.read_text())} == {"dalnb.body.camera"}
     for mod, path in MODULES.items():
         tree = ast.parse(path.read_text())
-        camera = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "dalnb.body.camera"
-                  for a in n.names}  # fmt: skip
+        camera = {
+            a.asname or a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module == "dalnb.body.camera"
+            for a in n.names
+        }
         for f in ast.walk(tree):
             if mod != "dalnb.body.camera" and isinstance(f, ast.FunctionDef) and re.match(r"_?project", f.name):
                 calls = {c.func.id for c in ast.walk(f) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
@@ -139,7 +143,9 @@ NBS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 def test_notebook_cells_are_short(path):
     lengths = [len(src.splitlines()) for src in _code_cells(path)]
     assert max(lengths) <= 20, f"{path.name}: a code cell of {max(lengths)} lines (at most 20)"
-    assert statistics.median(lengths) <= 8, f"{path.name}: median code cell {statistics.median(lengths)} lines (at most 8)"
+    assert statistics.median(lengths) <= 8, (
+        f"{path.name}: median code cell {statistics.median(lengths)} lines (at most 8)"
+    )
 
 
 @pytest.mark.parametrize("path", NBS, ids=lambda p: p.name)

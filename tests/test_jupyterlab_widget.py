@@ -1,4 +1,5 @@
 """The interactive 3D view (pythreejs) renders in a real JupyterLab in headless Chromium."""
+
 import nbformat
 import pytest
 from browser import CHROMIUM_ARGS, chromium_path, free_port, start_jupyterlab
@@ -8,9 +9,12 @@ def test_mesh_widget_renders_in_jupyterlab(tmp_path):
     exe = chromium_path()
     sync_api = pytest.importorskip("playwright.sync_api")
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "from dalnb import BodyModel\nfrom dalnb.viz import mesh_widget, part_colors\n"
-        "b = BodyModel.default()\nmesh_widget(b.v_template, b.faces, colors=part_colors(b.parts))")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from dalnb import BodyModel\nfrom dalnb.viz import mesh_widget, part_colors\n"
+            "b = BodyModel.default()\nmesh_widget(b.v_template, b.faces, colors=part_colors(b.parts))"
+        )
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "w.ipynb")
     port = free_port()

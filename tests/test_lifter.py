@@ -12,7 +12,7 @@ from dalnb.lifter import (
     orientation_loss,
     ratio_loss,
     rotate_y,
-    symmetry_loss,  # fmt: skip
+    symmetry_loss,
     template_ratios,
     train_lifter,
 )
@@ -75,7 +75,9 @@ def test_geometric_losses_zero_on_the_template(template_kp):
 def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
     rng = np.random.default_rng(0)
     base = torch.cat([template_kp[:, :2] * 100 + 200, torch.ones(17, 1, dtype=torch.float64)], -1).numpy()
-    pool = np.stack([base + np.concatenate([rng.normal(0, 3, (17, 2)), np.zeros((17, 1))], 1) for _ in range(64)]).astype(np.float32)
+    pool = np.stack(
+        [base + np.concatenate([rng.normal(0, 3, (17, 2)), np.zeros((17, 1))], 1) for _ in range(64)]
+    ).astype(np.float32)
     cfg = dict(batch=16, hidden=32, blocks=1, checkpoint_every=5, dropout=0.0)
     ref = train_lifter(pool, LifterConfig(steps=10, **cfg))
     train_lifter(pool, LifterConfig(steps=5, **cfg), ckpt=tmp_path / "l.pt")  # "killed" after 5 steps

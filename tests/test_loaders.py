@@ -1,4 +1,5 @@
 """Loaders on the real files in ../shared/data (skipped with a reason when absent)."""
+
 import json
 import pickle
 
@@ -110,8 +111,14 @@ def test_apply_net_dump_pickle_without_detectron2(tmp_path):
         labels = torch.zeros(40, 30, dtype=torch.int64)
         labels[5:35, 5:25] = 2
         uv = torch.rand(2, 40, 30)
-        dump = [{"file_name": "x.jpg", "scores": torch.tensor([0.9, 0.1]), "pred_boxes_XYXY": torch.tensor([[10.0, 20.0, 40.0, 60.0], [0, 0, 5, 5]]),
-                 "pred_densepose": [DensePoseChartResult(labels, uv), DensePoseChartResult(labels, uv)]}]  # fmt: skip
+        dump = [
+            {
+                "file_name": "x.jpg",
+                "scores": torch.tensor([0.9, 0.1]),
+                "pred_boxes_XYXY": torch.tensor([[10.0, 20.0, 40.0, 60.0], [0, 0, 5, 5]]),
+                "pred_densepose": [DensePoseChartResult(labels, uv), DensePoseChartResult(labels, uv)],
+            }
+        ]
         with open(tmp_path / "dump.pkl", "wb") as f:
             pickle.dump(dump, f)
     finally:
@@ -128,7 +135,11 @@ def test_apply_net_dump_pickle_without_detectron2(tmp_path):
 
 def _coco(tmp_path, anns, images=None):
     p = tmp_path / "ann.json"
-    p.write_text(json.dumps({"images": images or [{"id": 1, "file_name": "a.jpg", "height": 10, "width": 10}], "annotations": anns}))
+    p.write_text(
+        json.dumps(
+            {"images": images or [{"id": 1, "file_name": "a.jpg", "height": 10, "width": 10}], "annotations": anns}
+        )
+    )
     return p
 
 
@@ -150,10 +161,21 @@ def test_bad_json_names_file_and_record(tmp_path):
 
 def test_skip_bad_skips_counts_and_reports(tmp_path):
     good = {"id": 1, "image_id": 1, "keypoints": [1, 1, 2] * 17}
-    p = _coco(tmp_path, [good, {"id": 2, "image_id": 1, "keypoints": [1]}, {"id": 3, "keypoints": [0] * 51}, dict(good, id=4)])
+    p = _coco(
+        tmp_path, [good, {"id": 2, "image_id": 1, "keypoints": [1]}, {"id": 3, "keypoints": [0] * 51}, dict(good, id=4)]
+    )
     r = L.load_coco_keypoints(p, require_image=False, skip_bad=True)
     assert len(r) == 2 and len(r.skipped) == 2 and "id 2" in r.skipped[0]
-    dp = {"id": 5, "image_id": 1, "bbox": [0, 0, 10, 10], "dp_x": [1, 2], "dp_y": [1, 2], "dp_I": [1, 30], "dp_U": [0, 0], "dp_V": [0, 0]}
+    dp = {
+        "id": 5,
+        "image_id": 1,
+        "bbox": [0, 0, 10, 10],
+        "dp_x": [1, 2],
+        "dp_y": [1, 2],
+        "dp_I": [1, 30],
+        "dp_U": [0, 0],
+        "dp_V": [0, 0],
+    }
     r = L.load_densepose_coco(_coco(tmp_path, [dp]), require_image=False, skip_bad=True)
     assert len(r) == 0 and "dp_I must lie in 1..24" in r.skipped[0]
 

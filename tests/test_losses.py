@@ -1,4 +1,5 @@
 """Loss terms: known values, zero at the optimum, gradients (float64 gradcheck)."""
+
 import math
 
 import numpy as np
@@ -28,15 +29,21 @@ def test_part_dense_uses_nearest_vertex_of_same_part():
     cand = torch.tensor([[[0.0, 0.0], [10.0, 0.0]]])
     cand_part = torch.tensor([1, 2])
     tgt = torch.tensor([[[9.0, 0.0]]])
-    assert torch.allclose(L.part_dense_loss(cand, cand_part, tgt, torch.tensor([[1]]), torch.ones(1, 1)), torch.tensor([81.0]))
-    assert torch.allclose(L.part_dense_loss(cand, cand_part, tgt, torch.tensor([[2]]), torch.ones(1, 1)), torch.tensor([1.0]))
+    assert torch.allclose(
+        L.part_dense_loss(cand, cand_part, tgt, torch.tensor([[1]]), torch.ones(1, 1)), torch.tensor([81.0])
+    )
+    assert torch.allclose(
+        L.part_dense_loss(cand, cand_part, tgt, torch.tensor([[2]]), torch.ones(1, 1)), torch.tensor([1.0])
+    )
 
 
 def test_determinant_loss_has_a_gradient_at_a_reflection():
     exact = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)).reshape(1, 9)
     assert torch.allclose(L.determinant_loss(exact), torch.tensor([4.0], dtype=torch.float64))
     # a generic left-handed matrix (an exact reflection is the loss's maximum, a saddle)
-    refl = (exact.reshape(3, 3) + 0.2 * torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))).reshape(1, 9)
+    refl = (
+        exact.reshape(3, 3) + 0.2 * torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ).reshape(1, 9)
     assert torch.linalg.det(refl.reshape(3, 3)) < 0
     refl.requires_grad_()
     L.determinant_loss(refl).sum().backward()
@@ -91,7 +98,11 @@ def test_coverage_loss_wants_the_mask_covered_not_the_body_inside():
     """Zero when every mask pixel has a surface point on it; positive when half the mask is
     uncovered; unchanged by extra surface points outside the mask (what an occluder hides);
     finite gradients where points coincide; padding (weight 0) ignored."""
-    g = torch.stack(torch.meshgrid(torch.linspace(0, 1, 6), torch.linspace(0, 1, 6), indexing="ij"), -1).reshape(1, -1, 2).double()
+    g = (
+        torch.stack(torch.meshgrid(torch.linspace(0, 1, 6), torch.linspace(0, 1, 6), indexing="ij"), -1)
+        .reshape(1, -1, 2)
+        .double()
+    )
     w = torch.ones(1, g.shape[1], dtype=torch.float64)
     assert float(L.coverage_loss(g, g, w)) == 0
     half = g[:, g[0, :, 0] < 0.5]
@@ -140,7 +151,10 @@ def test_nearest_points_against_scipy():
     from scipy.spatial import cKDTree
 
     g = torch.Generator().manual_seed(0)
-    q, p = torch.rand(3, 40, 2, generator=g, dtype=torch.float64), torch.rand(3, 70, 2, generator=g, dtype=torch.float64)
+    q, p = (
+        torch.rand(3, 40, 2, generator=g, dtype=torch.float64),
+        torch.rand(3, 70, 2, generator=g, dtype=torch.float64),
+    )
     near = L.nearest_points(q, p)
     for b in range(3):
         assert np.array_equal(near[b].numpy(), cKDTree(p[b].numpy()).query(q[b].numpy())[1])

@@ -113,7 +113,9 @@ def test_torso_rotation_error_is_the_angle_of_the_turn_against_scipy(body):
     from dalnb.data.loaders import load_h36m
 
     d = shared_data("03_pose3d_h36m")
-    gt = np.stack([x["joints3d"] for x in load_h36m(d / "test_h36m_body3d.npz", d / "cameras.pkl").samples]).astype(np.float64)
+    gt = np.stack([x["joints3d"] for x in load_h36m(d / "test_h36m_body3d.npz", d / "cameras.pkl").samples]).astype(
+        np.float64
+    )
     rot = Rotation.random(len(gt), random_state=5)
     root = gt[:, :1]
     turned = np.einsum("bij,bnj->bni", rot.as_matrix(), gt - root) + root + 0.3

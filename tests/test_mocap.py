@@ -37,7 +37,11 @@ def test_retarget_follows_the_capture(body):
     J = out.joints.numpy()
     W = m.world_rotations()[frames]
     P = m.rest_positions
-    names = {"left_knee": ("LeftKnee", "left_ankle"), "right_elbow": ("RightElbow", "right_wrist"), "left_hip": ("LeftHip", "left_knee")}
+    names = {
+        "left_knee": ("LeftKnee", "left_ankle"),
+        "right_elbow": ("RightElbow", "right_wrist"),
+        "left_hip": ("LeftHip", "left_knee"),
+    }
     # global alignment as in retarget: x from the hips, y up
     lat = P[m.names.index("LeftHip")] - P[m.names.index("RightHip")]
     up = P[m.names.index("lowerneck")] - P[m.names.index("Hips")]

@@ -1,4 +1,6 @@
 """Notebooks: kept without outputs, a parameters cell first, and the chain runs (tiny preset)."""
+
+import html
 import json
 from pathlib import Path
 
@@ -18,7 +20,9 @@ def test_there_are_notebooks():
 def test_notebook_stripped_and_parameterised(path):
     nb = json.loads(path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in code), f"{path.name} has outputs: strip them"
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in code), (
+        f"{path.name} has outputs: strip them"
+    )
     first = code[0]
     assert "parameters" in first.get("metadata", {}).get("tags", []), "first code cell must be tagged 'parameters'"
     src = "".join(first["source"])
@@ -43,18 +47,28 @@ def test_pipeline_runs_every_notebook_tiny(tiny_chain):
     assert (run / "config" / "01_data_prep.yaml").exists() and (run / "config" / "03_registration.yaml").exists()
     assert (run / "body" / "stepping.glb").exists()
     assert len(list((run / "data" / "train").glob("shard_*.npz"))) >= 1
-    assert (run / "lifter" / "depths_test.npz").exists() and len(list((run / "fits" / "round0").glob("fits_*.npz"))) >= 1
+    assert (run / "lifter" / "depths_test.npz").exists() and len(
+        list((run / "fits" / "round0").glob("fits_*.npz"))
+    ) >= 1
     rounds = sorted((run / "rounds").glob("round*/metrics.json"))
     assert len(rounds) == 2 and (run / "rounds" / "round2" / "regressor.pt").exists()
     last = json.loads(rounds[-1].read_text())
     assert last["ok"] == last["n"] > 0 and np.isfinite([last["mpjpe_mm"], last["refined_pixel_err"]]).all()
-    assert (run / "config" / "06_ablations.yaml").exists() and len(list((run / "ablations" / "sources").glob("*/metrics.json"))) == 3
+    assert (run / "config" / "06_ablations.yaml").exists() and len(
+        list((run / "ablations" / "sources").glob("*/metrics.json"))
+    ) == 3
     index = (out / "index.html").read_text()
     assert "Headline numbers" in index and "Table 4" in index
     from dalnb.claims import load_claims
 
     claims = load_claims(run)  # every notebook after 01 ends with the paper's claims and their verdicts
-    assert {nb for nb, _ in claims} == {"02_cgan", "03_registration", "04_deform_and_learn", "05_evaluation", "06_ablations"}
+    assert {nb for nb, _ in claims} == {
+        "02_cgan",
+        "03_registration",
+        "04_deform_and_learn",
+        "05_evaluation",
+        "06_ablations",
+    }
     assert sum(c.holds is not None for _, c in claims) >= 8, [(nb, c.claim, c.ours) for nb, c in claims]
     assert "The paper's claims in this run" in index and index.count("class='v") == len(claims)
 
@@ -80,31 +94,67 @@ def test_the_chain_runs_as_jupyterlab_runs_it_and_skips_nothing(tiny_chain):
         assert not any(k in text for k in ("skipped", "not found", "not available")), (r.name, text[-500:])
 
 
-def test_reports_render_in_a_browser(tiny_chain):
-    """index.html and a report open in headless Chromium with every image loaded and no script error."""
+def check_reports_offline(out: Path) -> None:
+    """Every page of a run's report in headless Chromium with the network refused: no request
+    leaves the machine, no script or console error, every image loads, formulas are MathML, each
+    page is titled after its notebook and links back to the index, each 3D view is centred and
+    lit (its canvas neither empty nor mostly black), and the pages keep within 2 MB each and
+    10 MB together."""
+    import io
+
+    import numpy as np
     from browser import CHROMIUM_ARGS, chromium_path
+    from PIL import Image
 
     exe = chromium_path()
     sync_api = pytest.importorskip("playwright.sync_api")
-    tmp_path, results = tiny_chain
-    out = tmp_path / "reports" / "run"
+    pages = sorted(out.glob("[0-9][0-9]_*.html"))
+    assert len(pages) == 6 and (out / "index.html").exists()
+    sizes = {p.name: p.stat().st_size for p in pages}
+    assert max(sizes.values()) <= 2_000_000 and sum(sizes.values()) <= 10_000_000, sizes
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        for page_path in (out / "index.html", results[0].html):
-            page = browser.new_page()
-            errors = []
+        for path in [out / "index.html", *pages]:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            online, errors = [], []
+
+            def refuse(route, online=online):
+                online.append(route.request.url)
+                route.abort()
+
+            page.route("http*://**", refuse)
             page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-            page.goto(page_path.as_uri(), wait_until="load")
-            broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
-            n_img = page.evaluate("document.images.length")
-            assert broken == 0, f"{page_path.name}: {broken} of {n_img} images failed"
-            assert not errors, errors
-            if page_path.name == "index.html":
-                assert page.locator("a").count() == len(results)
-            else:
-                assert n_img >= 5
+            page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+            page.on("requestfailed", lambda r, errors=errors: errors.append(f"failed: {r.url}"))
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_timeout(500)
+            assert not online and not errors, (path.name, online, errors)
+            broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || !i.naturalWidth).length")
+            assert broken == 0, path.name
+            if path.name != "index.html":
+                text = path.read_text()
+                assert page.title().startswith(path.stem[:2] + " ·"), page.title()
+                assert page.locator("nav.dalnb-nav a[href='index.html']").count() == 1
+                assert "widget-state" not in text
+                prose = " ".join(page.locator(".jp-RenderedMarkdown").all_inner_texts())
+                assert "$" not in prose, f"{path.name}: raw LaTeX in the text"
+                for frame in page.locator('iframe[title^="3D mesh view"]').all():
+                    frame.scroll_into_view_if_needed()
+                    page.wait_for_timeout(1500)
+                    px = np.asarray(Image.open(io.BytesIO(frame.screenshot())).convert("L")).astype(int)
+                    body = px < 235  # not the light background
+                    assert 0.03 < body.mean() < 0.9, f"{path.name}: 3D view empty or full ({body.mean():.2f})"
+                    assert (px[body] < 40).mean() < 0.2, f"{path.name}: 3D view mostly black"
             page.close()
         browser.close()
+
+
+def test_reports_stand_alone_offline(tiny_chain):
+    tmp_path, results = tiny_chain
+    out = tmp_path / "reports" / "run"
+    check_reports_offline(out)
+    first = (out / "01_data_prep.html").read_text()
+    assert "<math" in first and "index.html" in first
 
 
 def test_pipeline_failure_names_notebook_and_cell(tmp_path):
@@ -143,16 +193,53 @@ def test_headline_speed_rows_one_per_device_newest_first():
     gpu = {"cpu": "EPYC", "cores": 16, "gpu": "NVIDIA H200"}
 
     def reg(batch, fps, device="cpu", m=cpu, compiled=False, date="d1", **kw):
-        return {"kind": "speed", "batch": batch, "fits_per_s": fps, "seconds_per_batch": batch / fps, "device": device, "machine": m,
-                "compiled": compiled, "date": date, **kw}  # fmt: skip
+        return {
+            "kind": "speed",
+            "batch": batch,
+            "fits_per_s": fps,
+            "seconds_per_batch": batch / fps,
+            "device": device,
+            "machine": m,
+            "compiled": compiled,
+            "date": date,
+            **kw,
+        }
 
-    records = [reg(256, 300.0), reg(256, 100.0, date="d2"), reg(1, 2.0, compiled=True), reg(256, 500.0, silhouette=True),
-               reg(4096, 1100.0, "cuda", gpu), reg(1, 0.5, "cuda", gpu)]  # fmt: skip
-    pred = [{"kind": "latency", "backbone": "resnet18", "ms_per_image": 25.2, "device": "cpu", "machine": cpu, "date": "d1"},
-            {"kind": "latency", "backbone": "resnet18", "ms_per_image": 8.1, "device": "cuda", "machine": gpu, "date": "d1"}]  # fmt: skip
+    records = [
+        reg(256, 300.0),
+        reg(256, 100.0, date="d2"),
+        reg(1, 2.0, compiled=True),
+        reg(256, 500.0, silhouette=True),
+        reg(4096, 1100.0, "cuda", gpu),
+        reg(1, 0.5, "cuda", gpu),
+    ]
+    pred = [
+        {
+            "kind": "latency",
+            "backbone": "resnet18",
+            "ms_per_image": 25.2,
+            "device": "cpu",
+            "machine": cpu,
+            "date": "d1",
+        },
+        {
+            "kind": "latency",
+            "backbone": "resnet18",
+            "ms_per_image": 8.1,
+            "device": "cuda",
+            "machine": gpu,
+            "date": "d1",
+        },
+    ]
     rows = {q: o for q, o, _, _ in speed_rows(records, pred)}
-    assert rows["registration speed, 100 it (Xeon, 2 cores)"] == "100 fits/s at batch 256 (eager); 0.50 s for one image (compiled) (d1, d2)"
-    assert rows["registration speed, 100 it (NVIDIA H200)"] == "1100 fits/s at batch 4096 (eager); 2.00 s for one image (eager) (d1)"
+    assert (
+        rows["registration speed, 100 it (Xeon, 2 cores)"]
+        == "100 fits/s at batch 256 (eager); 0.50 s for one image (compiled) (d1, d2)"
+    )
+    assert (
+        rows["registration speed, 100 it (NVIDIA H200)"]
+        == "1100 fits/s at batch 4096 (eager); 2.00 s for one image (eager) (d1)"
+    )
     assert rows["prediction latency, one 224-px image (Xeon, 2 cores)"] == "resnet18 25 ms (d1)"
     assert rows["prediction latency, one 224-px image (NVIDIA H200)"] == "resnet18 8 ms (d1)"
     assert len(rows) == 4
@@ -162,16 +249,36 @@ def test_headline_table4_row_gives_the_newest_run_and_the_margin_over_every_seed
     from dalnb.report import table4_rows
 
     def rec(run, seed, setting, rnd, mpjpe):
-        return {"bench": "rounds", "run": run, "seed": seed, "setting": setting, "round": rnd, "mpjpe_mm": mpjpe, "annotations": "real",
-                "preset": "small", "n_train": 3000, "date": "2026-12-07", "machine": {"cpu": "AMD EPYC", "cores": 2}}  # fmt: skip
+        return {
+            "bench": "rounds",
+            "run": run,
+            "seed": seed,
+            "setting": setting,
+            "round": rnd,
+            "mpjpe_mm": mpjpe,
+            "annotations": "real",
+            "preset": "small",
+            "n_train": 3000,
+            "date": "2026-12-07",
+            "machine": {"cpu": "AMD EPYC", "cores": 2},
+        }
 
-    recs = [rec("s0", 0, "rounds", 1, 200.0), rec("s0", 0, "rounds", 2, 186.0), rec("s0", 0, "single_step", None, 234.0),
-            rec("s0", 0, "one_long_round", None, 190.0),
-            rec("s1", 1, "rounds", 1, 212.0), rec("s1", 1, "rounds", 2, 194.0), rec("s1", 1, "single_step", None, 244.0),
-            rec("s1", 1, "one_long_round", None, 192.0)]  # fmt: skip
+    recs = [
+        rec("s0", 0, "rounds", 1, 200.0),
+        rec("s0", 0, "rounds", 2, 186.0),
+        rec("s0", 0, "single_step", None, 234.0),
+        rec("s0", 0, "one_long_round", None, 190.0),
+        rec("s1", 1, "rounds", 1, 212.0),
+        rec("s1", 1, "rounds", 2, 194.0),
+        rec("s1", 1, "single_step", None, 244.0),
+        rec("s1", 1, "one_long_round", None, 192.0),
+    ]
     (row,) = table4_rows(recs)
     assert row[0].startswith("bench rounds, real training annotations")
-    assert "212 &rarr; 194 mm (single step 244; one long round 192 mm; seed 1, small, 3000 renders, AMD EPYC, 2026-12-07)" in row[1]
+    assert (
+        "212 &rarr; 194 mm (single step 244; one long round 192 mm; seed 1, small, 3000 renders, AMD EPYC, 2026-12-07)"
+        in row[1]
+    )
     assert row[1].endswith("rounds minus one long round: -1.0 +- 4.2 (sd) mm over 2 seeds")  # (186 - 190, 194 - 192)
     assert table4_rows(recs[:2]) == []  # no run with baselines
 
@@ -252,3 +359,24 @@ def test_rerunning_some_notebooks_keeps_the_index_whole(tiny_chain):
     for nb in list_notebooks():
         assert f"href='{nb.stem}.html'" in index, nb.stem
     assert index.count("class='ok'") == len(list_notebooks())
+
+
+def test_readme_results_equal_the_reference_run():
+    """README.md's results block is what the pipeline writes from the reference run's report, and
+    the reference index shows the same claims and verdict counts."""
+    from dalnb.claims import Claim, count_verdicts
+    from dalnb.report.readme import BEGIN, END, results_block
+
+    ref = Path(__file__).resolve().parents[1] / "reports" / "reference-small-cpu"
+    readme = (ref.parents[1] / "README.md").read_text()
+    block = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert block == results_block(ref).strip()
+    claims = [
+        Claim(**{k: v for k, v in r.items() if k != "notebook"}) for r in json.loads((ref / "claims.json").read_text())
+    ]
+    index = (ref / "index.html").read_text()
+    assert f"{len(claims)} claims: {count_verdicts(claims)}" in index
+    for c in claims:
+        assert html.escape(c.ours) in index, c.ours
+    for row in json.loads((ref / "headline.json").read_text()):
+        assert row["ours"] in index

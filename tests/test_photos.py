@@ -1,11 +1,14 @@
 """Fitting real photos: MediaPipe keypoints and mask (real detector, real photos) -> fit."""
+
 import numpy as np
 import pytest
 from conftest import shared_data
 
 from dalnb.photos import detect, fit_photos, mediapipe_python
 
-pytestmark = pytest.mark.skipif(mediapipe_python() is None, reason="MediaPipe not installed (make creates .venv-mediapipe)")
+pytestmark = pytest.mark.skipif(
+    mediapipe_python() is None, reason="MediaPipe not installed (make creates .venv-mediapipe)"
+)
 
 
 def test_fit_real_photos_reports_keypoint_error(tmp_path):
@@ -55,8 +58,26 @@ def test_detector_output_is_coco_ordered(tmp_path):
     assert d["found"] and d["mask"].shape == (425, 640) and d["mask"].sum() > 5000
     from dalnb.data.loaders import load_coco_keypoints
 
-    gt = [s for s in load_coco_keypoints(p.parent / "test_coco.json") if s["image_path"].endswith(p.name)][0]["keypoints2d"]
+    gt = [s for s in load_coco_keypoints(p.parent / "test_coco.json") if s["image_path"].endswith(p.name)][0][
+        "keypoints2d"
+    ]
     conf = d["keypoints2d"][:, 2] > 0.5
     # MediaPipe's keypoints agree with COCO's human annotation on this skier (limb joints)
     err = np.linalg.norm(d["keypoints2d"][conf, :2] - gt[conf, :2], axis=1)
     assert conf.sum() >= 10 and np.median(err) < 15
+
+
+def test_a_bad_file_costs_no_good_photo(tmp_path):
+    """A text file named .jpg and a missing path beside a real photo: the photo is fitted, the
+    others say why not, in the order given, and the summary names each."""
+    good = sorted(shared_data("06_person_photos").glob("*.jpg"))[1]  # [0] has no person MediaPipe finds
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not an image")
+    res = fit_photos([fake, good, tmp_path / "gone.jpg"], tmp_path / "out")
+    assert [r.path for r in res] == [str(fake), str(good), str(tmp_path / "gone.jpg")]
+    assert res[1].status == "ok" and np.isfinite(res[1].keypoint_error_px)
+    assert res[0].status.startswith("not an image (UnidentifiedImageError") and res[2].status.startswith("no such file")
+    from dalnb.photos import load_photo_rows
+
+    rows = load_photo_rows(tmp_path / "out")
+    assert [r["status"][:12] for r in rows] == ["not an image", "ok", "no such file"]

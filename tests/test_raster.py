@@ -1,4 +1,5 @@
 """The rasterizer against an outside reference: trimesh ray casting on the same mesh and camera."""
+
 import numpy as np
 import pytest
 import torch

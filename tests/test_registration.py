@@ -1,4 +1,5 @@
 """Registration on synthetic samples with known ground truth, and on bad input."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,9 @@ from dalnb.fitting import RegistrationConfig, load_fits, register, register_fold
 @pytest.fixture(scope="module")
 def easy():
     """Bodies of our own model, orthographic camera, exact correspondences and depths."""
-    s = make_samples(6, 21, SynthConfig(image_size=96, anny_fraction=0.0, perspective=False, truncation=0.0, occluder=0.0))
+    s = make_samples(
+        6, 21, SynthConfig(image_size=96, anny_fraction=0.0, perspective=False, truncation=0.0, occluder=0.0)
+    )
     for x in s:
         x["keypoints_depth"] = x["gt_keypoints_depth"]
     return s
@@ -49,12 +52,20 @@ def test_bad_samples_get_a_status_and_do_not_spoil_the_batch(body, easy, tmp_pat
     no_dense = {k: v for k, v in easy[2].items() if not k.startswith("dense_")}
     nothing = {"sample_id": "empty", "keypoints2d": np.zeros((17, 3), np.float32), "image": easy[0]["image"]}
     nan = dict(easy[3], dense_xy=np.full_like(easy[3]["dense_xy"], np.nan))
-    far = dict(easy[4], dense_xy=easy[4]["dense_xy"] + 5000.0, keypoints2d=easy[4]["keypoints2d"] + np.array([5000.0, 0, 0], np.float32))
+    far = dict(
+        easy[4],
+        dense_xy=easy[4]["dense_xy"] + 5000.0,
+        keypoints2d=easy[4]["keypoints2d"] + np.array([5000.0, 0, 0], np.float32),
+    )
     cfg = RegistrationConfig.with_iters(60)
     fits = register(body, good + [no_dense, nothing, nan, far], cfg)
     st = list(fits.status)
     assert st[:3] == ["ok", "ok", "ok"]
-    assert st[3].startswith("nothing usable") and "non-finite values in dense_xy" == st[4] and st[5].startswith("points far outside")
+    assert (
+        st[3].startswith("nothing usable")
+        and "non-finite values in dense_xy" == st[4]
+        and st[5].startswith("points far outside")
+    )
     alone = register(body, good, cfg)
     assert torch.allclose(fits.vertices[:2], alone.vertices, atol=1e-5), "bad batch mates changed the good fits"
     # keypoints alone still fit
@@ -90,8 +101,12 @@ def test_init_from_given_parameters(body, easy):
     R = torch.as_tensor(np.stack([x["gt_rotation"] for x in s])) @ axis_angle_to_matrix(pose[:, 0])
     pose = pose.clone()
     pose[:, 0] = 0
-    init = {"pose": pose, "segment_scales": torch.as_tensor(np.stack([x["gt_segment_scales"] for x in s])), "rotation": R,
-            "camera": torch.as_tensor(np.stack([x["gt_camera"] for x in s]))}  # fmt: skip
+    init = {
+        "pose": pose,
+        "segment_scales": torch.as_tensor(np.stack([x["gt_segment_scales"] for x in s])),
+        "rotation": R,
+        "camera": torch.as_tensor(np.stack([x["gt_camera"] for x in s])),
+    }
     cfg = RegistrationConfig.with_iters(2)
     for st in cfg.stages:
         st.iters = 0
@@ -110,7 +125,8 @@ def test_torchrun_shards_the_work(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(
         "import os, sys\nfrom dalnb import BodyModel\nfrom dalnb.fitting import RegistrationConfig, register_folder\n"
-        "f = register_folder(BodyModel.default(), sys.argv[1], sys.argv[2], RegistrationConfig.with_iters(5), progress=False)\n"
+        "f = register_folder(BodyModel.default(), sys.argv[1], sys.argv[2], "
+        "RegistrationConfig.with_iters(5), progress=False)\n"
         "open(os.path.join(sys.argv[2], 'rank' + os.environ['RANK'] + '.txt'), 'w').write(str(len(f)))\n"
     )
     run_torchrun(script, str(tmp_path / "s"), str(tmp_path / "f"))
@@ -173,7 +189,10 @@ def test_adam_step_matches_torch_adam(betas):
     rows = torch.tensor([True, True, False, True, True])
     ours, m, v = p0.clone(), torch.zeros(5, 7), torch.zeros(5, 7)
     ref = [p0[:, :3].clone().requires_grad_(), p0[:, 3:5].clone().requires_grad_(), p0[:, 6:].clone().requires_grad_()]
-    opt = torch.optim.Adam([{"params": [ref[0]], "lr": 0.1}, {"params": [ref[1]], "lr": 0.02}, {"params": [ref[2]], "lr": 0.3}], betas=betas)
+    opt = torch.optim.Adam(
+        [{"params": [ref[0]], "lr": 0.1}, {"params": [ref[1]], "lr": 0.02}, {"params": [ref[2]], "lr": 0.3}],
+        betas=betas,
+    )
     for k in range(1, 6):
         grad = torch.randn(5, 7, generator=g)
         adam_step(ours, grad, m, v, k, lr, torch.ones(5, dtype=torch.bool), betas=betas)
@@ -204,7 +223,9 @@ def test_perspective_strength_follows_the_camera_distance(body):
     keypoints better than the weak-perspective part of the same fit."""
     out = {}
     for d in (2.5, 8.0):
-        s = make_samples(4, 5, SynthConfig(image_size=128, anny_fraction=0.0, truncation=0.0, occluder=0.0, distance_m=(d, d)))
+        s = make_samples(
+            4, 5, SynthConfig(image_size=128, anny_fraction=0.0, truncation=0.0, occluder=0.0, distance_m=(d, d))
+        )
         for x in s:
             x["keypoints_depth"] = x["gt_keypoints_depth"]
         fits = register(body, s, RegistrationConfig.with_iters(300))
@@ -230,7 +251,7 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
         attach_lifted_depths,
         check_depth_prior,
         depth_regime,
-        lifted_depth_regimes,  # fmt: skip
+        lifted_depth_regimes,
         use_lifted_depths,
         without_dense,
     )
@@ -241,7 +262,9 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     atomic_write_npz(tmp_path / "exact.npz", {"sample_id": ids, "keypoints_depth": gt})
     atomic_write_npz(tmp_path / "flipped.npz", {"sample_id": ids, "keypoints_depth": -gt})
     cfg = RegistrationConfig.with_iters(80)
-    assert use_lifted_depths(tmp_path) and lifted_depth_regimes(tmp_path) == REGIMES  # nothing measured yet: the paper's setting
+    assert (
+        use_lifted_depths(tmp_path) and lifted_depth_regimes(tmp_path) == REGIMES
+    )  # nothing measured yet: the paper's setting
     good = check_depth_prior(body, easy, tmp_path / "exact.npz", cfg, save_to=tmp_path)
     assert good.n == len(easy) and set(good.regimes) == set(REGIMES)
     for r, c in good.regimes.items():
@@ -250,7 +273,9 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     bad = check_depth_prior(body, easy, tmp_path / "flipped.npz", cfg, save_to=tmp_path)
     for r, c in bad.regimes.items():
         assert not c.use_lifted and c.pa_mpjpe_lifted > c.pa_mpjpe_2d_only, (r, c)
-    assert bad.helped == () and lifted_depth_regimes(tmp_path) == () and not use_lifted_depths(tmp_path, "keypoints_only")
+    assert (
+        bad.helped == () and lifted_depth_regimes(tmp_path) == () and not use_lifted_depths(tmp_path, "keypoints_only")
+    )
     # which samples get depths: only those of the chosen regimes
     plain = [{k: v for k, v in s.items() if k != "keypoints_depth"} for s in easy[:2]]
     mixed = [plain[0], without_dense(plain[1])]
@@ -266,7 +291,9 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     with pytest.raises(ValueError, match="depth_prior.json"):
         use_lifted_depths(tmp_path)
     with pytest.raises(ValueError, match="joints3d"):
-        check_depth_prior(body, [{k: v for k, v in s.items() if k != "joints3d"} for s in easy], tmp_path / "exact.npz", cfg)
+        check_depth_prior(
+            body, [{k: v for k, v in s.items() if k != "joints3d"} for s in easy], tmp_path / "exact.npz", cfg
+        )
 
 
 def test_robust_scale_narrows_while_the_body_bends():
@@ -289,8 +316,20 @@ def test_narrowing_scale_discounts_outliers_and_swaps(body):
     the kernel narrowed to robust_sigma_end fits closer than the same kernel held at robust_sigma."""
     from dataclasses import replace
 
-    s = make_samples(8, 31, SynthConfig(image_size=96, anny_fraction=0.0, perspective=False, truncation=0.0, occluder=0.0,
-                                        noise_px=2.0, outlier_rate=0.2, swap_rate=0.1))  # fmt: skip
+    s = make_samples(
+        8,
+        31,
+        SynthConfig(
+            image_size=96,
+            anny_fraction=0.0,
+            perspective=False,
+            truncation=0.0,
+            occluder=0.0,
+            noise_px=2.0,
+            outlier_rate=0.2,
+            swap_rate=0.1,
+        ),
+    )
     for x in s:
         x["keypoints_depth"] = x["gt_keypoints_depth"]
     cfg = RegistrationConfig.with_iters(150)

@@ -1,4 +1,5 @@
 """The regressor, the fit store, training (resume, NaN, DDP) and the rounds."""
+
 import json
 from dataclasses import replace
 
@@ -49,8 +50,17 @@ def fits(body, samples):
 
 
 def small_cfg(**kw):
-    return RoundsConfig(rounds=2, first_iters=20, later_iters=10, refine_iters=5, epochs_per_round=2, n_eval=4,
-                        train=TrainConfig(batch=4, lr=1e-3), regressor=RegressorConfig(image_size=S, hidden=64), **kw)  # fmt: skip
+    return RoundsConfig(
+        rounds=2,
+        first_iters=20,
+        later_iters=10,
+        refine_iters=5,
+        epochs_per_round=2,
+        n_eval=4,
+        train=TrainConfig(batch=4, lr=1e-3),
+        regressor=RegressorConfig(image_size=S, hidden=64),
+        **kw,
+    )
 
 
 def test_regressor_starts_from_mean_and_decodes(body):
@@ -90,7 +100,9 @@ def test_loss_vanishes_at_the_target(body, fits, samples):
     args = (data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg, RegressorConfig())
     T = regressor_loss(body, tgt, tgt, *args)
     assert float(T["params"]) < 1e-9 and float(T["dense"]) < 2e-3 and float(T["keypoints"]) < 2e-3
-    T2 = regressor_loss(body, tgt + 0.05 * torch.randn(tgt.shape, generator=torch.Generator().manual_seed(0)), tgt, *args)
+    T2 = regressor_loss(
+        body, tgt + 0.05 * torch.randn(tgt.shape, generator=torch.Generator().manual_seed(0)), tgt, *args
+    )
     for k in ("params", "dense", "keypoints"):
         assert float(T2[k]) > 3 * float(T[k]), k
 
@@ -108,7 +120,11 @@ def test_pose_weight_scales_only_the_quaternion_term(body, fits, samples):
     only = {k: torch.zeros_like(tgt) for k in ("quat", "camera")}
     only["quat"][:, LAYOUT.quat] = noise[:, LAYOUT.quat]
     only["camera"][:, LAYOUT.camera] = noise[:, LAYOUT.camera]
-    loss = {(k, w): float(regressor_loss(body, tgt + d, tgt, *args, RegressorConfig(w_pose=w))["params"]) for k, d in only.items() for w in (1.0, 10.0)}
+    loss = {
+        (k, w): float(regressor_loss(body, tgt + d, tgt, *args, RegressorConfig(w_pose=w))["params"])
+        for k, d in only.items()
+        for w in (1.0, 10.0)
+    }
     assert loss[("quat", 1.0)] > 0 and loss[("quat", 10.0)] == pytest.approx(10 * loss[("quat", 1.0)], rel=1e-5)
     assert loss[("camera", 1.0)] > 0 and loss[("camera", 10.0)] == pytest.approx(loss[("camera", 1.0)], rel=1e-6)
 
@@ -136,7 +152,9 @@ def test_joint_losses_see_pose_and_shape_and_the_camera_frame_also_the_rotation(
     T = regressor_loss(body, posed, tgt, *args, on)
     off = regressor_loss(body, posed, tgt, *args, RegressorConfig(w_joints=0.0, w_joints_camera=0.0))
     assert float(T["joints"]) > 1e-3 and float(T["joints_camera"]) > 1e-3 and "joints" not in off
-    assert float(T["total"]) == pytest.approx(float(off["total"]) + 10 * float(T["joints"]) + 5 * float(T["joints_camera"]), rel=1e-5)
+    assert float(T["total"]) == pytest.approx(
+        float(off["total"]) + 10 * float(T["joints"]) + 5 * float(T["joints_camera"]), rel=1e-5
+    )
 
 
 def test_mean_pose_error_is_the_error_of_one_body_for_all(body, fits, samples):
@@ -182,7 +200,9 @@ def test_mirrored_batch_is_the_mirrored_body(body, fits, samples):
     torch.testing.assert_close(Vm[:, mir.vertex_map], V * torch.tensor([-1.0, 1.0, 1.0]), atol=2e-5, rtol=0)
     torch.testing.assert_close(mirror_params(mirror_params(tgt)), tgt)
     sup, reg = _kp_support(body)
-    T0 = regressor_loss(body, tgt, tgt, data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg, RegressorConfig())
+    T0 = regressor_loss(
+        body, tgt, tgt, data.dense_vertex, data.dense_xy, data.dense_w, data.keypoints, sup, reg, RegressorConfig()
+    )
     T1 = regressor_loss(body, t2, t2, dv, dxy, data.dense_w, kp, sup, reg, RegressorConfig())
     assert abs(float(T1["dense"]) - float(T0["dense"])) < 1e-5 and float(T1["keypoints"]) < 2e-3
     wrong = regressor_loss(body, tgt, tgt, dv, dxy, data.dense_w, kp, sup, reg, RegressorConfig())  # unmirrored targets
@@ -217,7 +237,9 @@ def test_nan_loss_stops_and_names_the_step(body, samples, tmp_path):
     with torch.no_grad():
         m.head[-1].bias.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match=r"epoch 1, step 0"):
-        train_regressor(body, m, build_trainset(samples, S), None, TrainConfig(epochs=1, batch=4), ckpt=tmp_path / "c.pt")
+        train_regressor(
+            body, m, build_trainset(samples, S), None, TrainConfig(epochs=1, batch=4), ckpt=tmp_path / "c.pt"
+        )
     assert not (tmp_path / "c.pt").exists()
 
 
@@ -289,13 +311,15 @@ def test_ddp_training_under_torchrun(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(
         "import os, sys, torch\nfrom dalnb import BodyModel\nfrom dalnb.data.synth import SynthConfig, make_samples\n"
-        "from dalnb.regressor import Regressor, RegressorConfig\nfrom dalnb.training import TrainConfig, build_trainset, train_regressor\n"
+        "from dalnb.regressor import Regressor, RegressorConfig\nfrom dalnb.training import TrainConfig, "
+        "build_trainset, train_regressor\n"
         "torch.manual_seed(0)\nm = Regressor(RegressorConfig(image_size=32, hidden=32))\n"
         "w0 = torch.cat([p.detach().flatten() for p in m.parameters()]).clone()\n"
         "d = build_trainset(make_samples(8, 3, SynthConfig(image_size=32, anny_fraction=0.0, n_dense=30)), 32)\n"
         "train_regressor(BodyModel.default(), m, d, None, TrainConfig(epochs=2, batch=2), ckpt=sys.argv[1] + '/c.pt')\n"
         "w = torch.cat([p.detach().flatten() for p in m.parameters()])\n"
-        "torch.save({'w': w, 'moved': float((w - w0).abs().max())}, sys.argv[1] + '/rank' + os.environ['RANK'] + '.pt')\n"
+        "torch.save({'w': w, 'moved': float((w - w0).abs().max())}, sys.argv[1] + '/rank' + "
+        "os.environ['RANK'] + '.pt')\n"
     )
     run_torchrun(script, str(tmp_path))
     a, b = (torch.load(tmp_path / f"rank{k}.pt") for k in (0, 1))
@@ -309,9 +333,15 @@ def test_final_finetune_on_a_subset(body, samples, tmp_path):
     rows = run_rounds(body, train, test, tmp_path, cfg, progress=False)
     n_mocap = sum(s["pose_source"] == "mocap" for s in train)
     assert 0 < n_mocap < len(train)
-    assert rows[-1]["finetune"] and rows[-1]["train_samples"] == n_mocap and (tmp_path / "finetune" / "regressor.pt").exists()
+    assert (
+        rows[-1]["finetune"]
+        and rows[-1]["train_samples"] == n_mocap
+        and (tmp_path / "finetune" / "regressor.pt").exists()
+    )
     with pytest.raises(ValueError, match="no fitted training sample matches"):
-        run_rounds(body, train, test, tmp_path / "x", replace(cfg, finetune_where={"pose_source": "nothing"}), progress=False)
+        run_rounds(
+            body, train, test, tmp_path / "x", replace(cfg, finetune_where={"pose_source": "nothing"}), progress=False
+        )
 
 
 def test_rounds_under_torchrun(tmp_path):
@@ -321,7 +351,8 @@ def test_rounds_under_torchrun(tmp_path):
     script = tmp_path / "rounds.py"
     script.write_text(
         "import json, os, sys\nfrom dalnb import BodyModel\nfrom dalnb.data.synth import SynthConfig, make_samples\n"
-        "from dalnb.regressor import RegressorConfig\nfrom dalnb.training import RoundsConfig, TrainConfig, run_rounds\n"
+        "from dalnb.regressor import RegressorConfig\nfrom dalnb.training import RoundsConfig, TrainConfig, "
+        "run_rounds\n"
         "s = make_samples(10, 5, SynthConfig(image_size=32, anny_fraction=0.0, n_dense=30))\n"
         "cfg = RoundsConfig(rounds=2, first_iters=10, later_iters=5, refine_iters=0, epochs_per_round=1, n_eval=2,\n"
         "                   train=TrainConfig(batch=2), regressor=RegressorConfig(image_size=32, hidden=32))\n"
@@ -331,9 +362,34 @@ def test_rounds_under_torchrun(tmp_path):
     run_torchrun(script, str(tmp_path))
     a, b = (json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1))
     assert [x["mpjpe_mm"] for x in a] == pytest.approx([x["mpjpe_mm"] for x in b], rel=1e-6)
-    assert a[0]["fits_replaced"] == 8 and {p.name for p in (tmp_path / "round1").glob("fits*.npz")} == {"fits.npz", "fits.rank0.npz", "fits.rank1.npz"}
+    assert a[0]["fits_replaced"] == 8 and {p.name for p in (tmp_path / "round1").glob("fits*.npz")} == {
+        "fits.npz",
+        "fits.rank0.npz",
+        "fits.rank1.npz",
+    }
     from dalnb import BodyModel
     from dalnb.fitting import load_fits
 
     f = load_fits(tmp_path / "round2" / "fits.npz", BodyModel.default())
     assert len(f) == 8 and len(set(f.sample_ids)) == 8
+
+
+def test_ground_truth_fits_rebuild_each_render_s_body_and_camera(body):
+    """The true parameters as fits: skinned, they give the render's camera-frame vertices (up to a
+    translation) and project onto its dense points within weak perspective's error."""
+    from dalnb.data.synth import SynthConfig, make_samples
+    from dalnb.fitting import skin_parameters
+    from dalnb.training import ground_truth_fits
+
+    ss = make_samples(6, 5, SynthConfig(image_size=96, anny_fraction=0.5, truncation=0.0))
+    fits = ground_truth_fits(ss)
+    kept = [s for s in ss if s["shape_source"] == "scales"]
+    assert fits.sample_ids == [s["sample_id"] for s in kept] and 0 < len(kept) < len(ss)
+    V, _ = skin_parameters(body, fits.pose, fits.segment_scales, fits.rotation)
+    for v, s, cam in zip(V.numpy(), kept, fits.camera.numpy()):
+        truth = s["vertices3d"]
+        assert np.abs((v - v.mean(0)) - (truth - truth.mean(0))).max() < 1e-4
+        px = cam[0] * v[s["dense_vertex"], :2] + cam[1:]
+        assert np.linalg.norm(px - s["dense_xy"], axis=1).mean() < 2.0
+    with pytest.raises(ValueError, match="no sample with gt_pose"):
+        ground_truth_fits([{k: v for k, v in s.items() if k != "gt_pose"} for s in ss])

@@ -1,4 +1,5 @@
 """Synthetic samples: ground truth is consistent, generation is deterministic and resumable."""
+
 import hashlib
 import subprocess
 import sys
@@ -53,7 +54,9 @@ def test_dense_points_project_onto_their_pixels_and_are_visible(samples, body):
         pix = np.floor(s["dense_xy"]).astype(int)
         zbuf = fr.depth.numpy()[pix[:, 1], pix[:, 0]]
         zv = X[s["dense_vertex"], 2]
-        assert np.all(zv <= zbuf + visibility_tolerance(zv, float(s["gt_focal"][0]))), "a dense point's vertex is hidden"
+        assert np.all(zv <= zbuf + visibility_tolerance(zv, float(s["gt_focal"][0]))), (
+            "a dense point's vertex is hidden"
+        )
         assert s["mask"][pix[:, 1], pix[:, 0]].all()
 
 
@@ -72,8 +75,11 @@ def test_gt_parameters_reproduce_the_mesh(samples, body):
     for s in samples:
         if s["shape_source"] != "scales":
             continue
-        out = body(torch.as_tensor(s["gt_pose"])[None], segment_scales=torch.as_tensor(s["gt_segment_scales"])[None],
-                   rotation=torch.as_tensor(s["gt_rotation"])[None])  # fmt: skip
+        out = body(
+            torch.as_tensor(s["gt_pose"])[None],
+            segment_scales=torch.as_tensor(s["gt_segment_scales"])[None],
+            rotation=torch.as_tensor(s["gt_rotation"])[None],
+        )
         V = out.vertices[0].numpy()
         X = s["vertices3d"]
         assert np.abs((V - V.mean(0)) - (X - X.mean(0))).max() < 1e-4
@@ -104,11 +110,15 @@ def test_noise_model_flags_and_stores_settings():
     s = make_samples(4, 5, cfg)
     assert all(np.allclose(x["noise"], [3.0, 0.2, 0.2]) for x in s)
     assert sum(x["dense_outlier"].sum() for x in s) > 0 and sum(x["dense_swapped"].sum() for x in s) > 0
-    clean = make_samples(4, 5, SynthConfig(image_size=64, anny_fraction=0.0))  # the noise has its own stream: same renders
+    clean = make_samples(
+        4, 5, SynthConfig(image_size=64, anny_fraction=0.0)
+    )  # the noise has its own stream: same renders
     for a, b in zip(s, clean):
         assert np.array_equal(a["image"], b["image"]) and np.array_equal(a["keypoints2d"], b["keypoints2d"])
         same = ~(a["dense_outlier"] | a["dense_swapped"])
-        assert np.array_equal(a["dense_vertex"][same], b["dense_vertex"][same]) and not np.array_equal(a["dense_xy"], b["dense_xy"])
+        assert np.array_equal(a["dense_vertex"][same], b["dense_vertex"][same]) and not np.array_equal(
+            a["dense_xy"], b["dense_xy"]
+        )
         assert np.median(np.linalg.norm(a["dense_xy"][same] - b["dense_xy"][same], axis=1)) < 3 * 3.0
 
 
@@ -122,7 +132,10 @@ def test_hair_covers_the_back_and_top_of_the_head_not_the_face():
     hv = np.flatnonzero(head)
     crown = hv[np.argmax(rest[hv, 1])]
     at_ears = hv[np.abs(rest[hv, 1] - ear_y) < 0.01]
-    back, face = at_ears[np.argmin(rest[at_ears, 2])], at_ears[np.argmax(rest[at_ears, 2])]  # back of the head, the face
+    back, face = (
+        at_ears[np.argmin(rest[at_ears, 2])],
+        at_ears[np.argmax(rest[at_ears, 2])],
+    )  # back of the head, the face
     assert hair[crown] and hair[back] and not hair[face]
 
 
@@ -178,7 +191,8 @@ def test_killed_run_resumes(tmp_path):
     uninterrupted run and leaves no temporary files."""
     script = (
         "import sys; from dalnb.data.synth import SynthConfig, generate\n"
-        "generate(sys.argv[1], 60, seed=3, cfg=SynthConfig(image_size=48, shard_size=2, anny_fraction=0.0), progress=False)\n"
+        "generate(sys.argv[1], 60, seed=3, cfg=SynthConfig(image_size=48, shard_size=2, anny_fraction=0.0), "
+        "progress=False)\n"
     )
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-c", script, str(out)])
@@ -190,7 +204,9 @@ def test_killed_run_resumes(tmp_path):
     n_before = len(list(out.glob("shard_*.npz")))
     assert 1 <= n_before < 30, n_before
     generate(out, 60, seed=3, cfg=SynthConfig(image_size=48, shard_size=2, anny_fraction=0.0), progress=False)
-    generate(tmp_path / "ref", 60, seed=3, cfg=SynthConfig(image_size=48, shard_size=2, anny_fraction=0.0), progress=False)
+    generate(
+        tmp_path / "ref", 60, seed=3, cfg=SynthConfig(image_size=48, shard_size=2, anny_fraction=0.0), progress=False
+    )
     assert _digest(out) == _digest(tmp_path / "ref")
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     with pytest.raises(ValueError, match="another config"):

@@ -16,6 +16,14 @@ from dalnb.bench.records import (
 )
 
 __all__ = [
-    "machine", "machine_label", "timeit", "emit", "load_records", "records_frame", "register_bench", "REGISTRY",
-    "RECORD_DIR", "_record_to",
+    "machine",
+    "machine_label",
+    "timeit",
+    "emit",
+    "load_records",
+    "records_frame",
+    "register_bench",
+    "REGISTRY",
+    "RECORD_DIR",
+    "_record_to",
 ]

@@ -1,4 +1,5 @@
 """``python -m dalnb.bench NAME [--key value ...]``"""
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,13 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None)
     ap.add_argument("--batches", default=None, help="comma-separated batch sizes (body)")
     ap.add_argument("--record", action="store_true", help="also append the JSON lines to benchmarks/NAME.jsonl")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="benchmark argument (YAML value), e.g. --set steps=500")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="benchmark argument (YAML value), e.g. --set steps=500",
+    )
     args = ap.parse_args(argv)
     if args.record:
         import os

@@ -1,5 +1,6 @@
 """``python -m dalnb.bench body``: body model forward / forward+backward, meshes per second,
 beside anny's own forward on the same batch in the same run."""
+
 from __future__ import annotations
 
 import torch
@@ -8,7 +9,9 @@ from dalnb.bench import emit, register_bench, timeit
 
 
 @register_bench("body")
-def bench_body(batches=(1, 64, 1024), subset: int = 300, device: str | None = None, with_anny: bool = True) -> list[dict]:
+def bench_body(
+    batches=(1, 64, 1024), subset: int = 300, device: str | None = None, with_anny: bool = True
+) -> list[dict]:
     from dalnb import BodyModel
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -36,14 +39,22 @@ def bench_body(batches=(1, 64, 1024), subset: int = 300, device: str | None = No
             s = sc.clone().requires_grad_()
             body(p, segment_scales=s, vertex_ids=vid).vertices.square().sum().backward()
 
-        for name, fn in (("full_forward", lambda: fwd()), ("full_forward_backward", lambda: fwd_bwd()),
-                         ("subset_forward", lambda: fwd(ids)), ("subset_forward_backward", lambda: fwd_bwd(ids))):
+        for name, fn in (
+            ("full_forward", lambda: fwd()),
+            ("full_forward_backward", lambda: fwd_bwd()),
+            ("subset_forward", lambda: fwd(ids)),
+            ("subset_forward_backward", lambda: fwd_bwd(ids)),
+        ):
             rec[f"{name}_meshes_per_s"] = round(B / timeit(fn, sync=sync), 1)
-        rec["subset_speedup_forward_backward"] = round(rec["subset_forward_backward_meshes_per_s"] / rec["full_forward_backward_meshes_per_s"], 1)
+        rec["subset_speedup_forward_backward"] = round(
+            rec["subset_forward_backward_meshes_per_s"] / rec["full_forward_backward_meshes_per_s"], 1
+        )
         rec["subset_speedup_forward"] = round(rec["subset_forward_meshes_per_s"] / rec["full_forward_meshes_per_s"], 1)
         if anny_model is not None:
             delta = torch.eye(4, dtype=anny_model.dtype, device=dev).repeat(B, len(anny_model.bone_labels), 1, 1)
-            delta[:, :, :3, :3] = torch.linalg.matrix_exp(_skew(0.1 * torch.randn(B, len(anny_model.bone_labels), 3, generator=g, dtype=anny_model.dtype).to(dev)))
+            delta[:, :, :3, :3] = torch.linalg.matrix_exp(
+                _skew(0.1 * torch.randn(B, len(anny_model.bone_labels), 3, generator=g, dtype=anny_model.dtype).to(dev))
+            )
 
             def anny_fwd():
                 with torch.no_grad():
@@ -58,5 +69,11 @@ def bench_body(batches=(1, 64, 1024), subset: int = 300, device: str | None = No
 
 def _skew(w: torch.Tensor) -> torch.Tensor:
     z = torch.zeros_like(w[..., 0])
-    return torch.stack([torch.stack([z, -w[..., 2], w[..., 1]], -1), torch.stack([w[..., 2], z, -w[..., 0]], -1),
-                        torch.stack([-w[..., 1], w[..., 0], z], -1)], -2)  # fmt: skip
+    return torch.stack(
+        [
+            torch.stack([z, -w[..., 2], w[..., 1]], -1),
+            torch.stack([w[..., 2], z, -w[..., 0]], -1),
+            torch.stack([-w[..., 1], w[..., 0], z], -1),
+        ],
+        -2,
+    )

@@ -1,13 +1,15 @@
 """``python -m dalnb.bench lifter``: 3D accuracy of lifted keypoints from 2D alone.
 
 Trained on 30k synthetic 2D keypoint sets (never 3D), 6,000 steps; held-out synthetic bodies
-(anny phenotypes), 2D input with detector-like noise (Gaussian, ~1.5 % of the crop); PA-MPJPE and scale-aligned MPJPE of the lifted COCO-17 joints against
-the truth, beside the zero-depth baseline; settings without the geometric losses (the Kudo
-et al. setting), without multi-view rotations, without the cycle term and without the
-orientation prior; the Human3.6M frames in ../shared/data as a real-data check; and
+(anny phenotypes), 2D input with detector-like noise (Gaussian, ~1.5 % of the crop); PA-MPJPE and
+scale-aligned MPJPE of the lifted COCO-17 joints against the truth, beside the zero-depth baseline;
+settings without the geometric losses (the Kudo et al. setting), without multi-view rotations,
+without the cycle term and without the orientation prior; the Human3.6M frames in ../shared/data as a
+real-data check; and
 registration with lifted depths against 2D only, on images with dense points and keypoints and on the
 same images with keypoints (and the person mask) only, as MPII / LSP / a photo give them.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,7 +36,11 @@ def lifter_data(n_train: int = 30000, n_test: int = 300, seed: int = 0):
     from dalnb.data.synth import SynthConfig, keypoints_only, make_samples
 
     pool = keypoints_only(n_train, (seed, 1), SynthConfig(image_size=64, anny_fraction=0.0))["keypoints2d"]
-    te = make_samples(n_test, (seed, 2), SynthConfig(image_size=128, anny_fraction=1.0, store_vertices=False, n_dense=10, truncation=0.0))
+    te = make_samples(
+        n_test,
+        (seed, 2),
+        SynthConfig(image_size=128, anny_fraction=1.0, store_vertices=False, n_dense=10, truncation=0.0),
+    )
     kt = np.stack([s["keypoints2d"] for s in te])
     kt[..., 2] = (kt[..., 2] > 0).astype(np.float32)  # occluded (v=1) keypoints are still annotated
     kt[..., :2] += np.random.default_rng(seed).normal(0, 0.015 * 128, kt[..., :2].shape)
@@ -51,12 +57,23 @@ def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dic
     pc, gc = p - p[:, [11, 12]].mean(1, keepdims=True), g - g[:, [11, 12]].mean(1, keepdims=True)
     s = (pc * gc).sum((1, 2)) / (pc**2).sum((1, 2)).clip(1e-9)
     sa = np.linalg.norm(s[:, None, None] * pc - gc, axis=-1).mean(1)
-    return {"pa_mpjpe_mm": float(pa.mean() * 1000), "scale_aligned_mpjpe_mm": float(sa.mean() * 1000), "n": int(ok.sum())}
+    return {
+        "pa_mpjpe_mm": float(pa.mean() * 1000),
+        "scale_aligned_mpjpe_mm": float(sa.mean() * 1000),
+        "n": int(ok.sum()),
+    }
 
 
 @register_bench("lifter")
-def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None = None, registration_check: bool = True,
-                 n_train: int = 30000, ckpt_dir: str | None = None, **_) -> list[dict]:  # fmt: skip
+def bench_lifter(
+    steps: int = 6000,
+    settings=tuple(SETTINGS),
+    device: str | None = None,
+    registration_check: bool = True,
+    n_train: int = 30000,
+    ckpt_dir: str | None = None,
+    **_,
+) -> list[dict]:
     """``ckpt_dir``: keep each setting's lifter there (``<setting>_<steps>.pt``): an interrupted run
     resumes, and a finished one is reused (its record says so) instead of trained again."""
     from dalnb.lifter import LifterConfig, lift_3d, lift_depths, normalize_2d, train_lifter
@@ -75,8 +92,19 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         L = train_lifter(pool, LifterConfig(steps=steps, device=device, **SETTINGS[name]), ckpt=ckpt)
         reused = L.resumed_at >= steps
         lifters[name] = L
-        out.append(emit("lifter", {"setting": name, **evaluate_lift(lift_3d(L, kt), gt, kt[..., 2]), "steps": steps, "n_train": len(pool),
-                                   "train_s": round(time.perf_counter() - t0, 1), **({"reused_checkpoint": str(ckpt)} if reused else {})}))  # fmt: skip
+        out.append(
+            emit(
+                "lifter",
+                {
+                    "setting": name,
+                    **evaluate_lift(lift_3d(L, kt), gt, kt[..., 2]),
+                    "steps": steps,
+                    "n_train": len(pool),
+                    "train_s": round(time.perf_counter() - t0, 1),
+                    **({"reused_checkpoint": str(ckpt)} if reused else {}),
+                },
+            )
+        )
     full = lifters.get("full")
     h36m = Path(__file__).resolve().parents[3] / "shared" / "data" / "03_pose3d_h36m" / "test_h36m_body3d.npz"
     if full is not None and h36m.exists():
@@ -94,8 +122,18 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         zero_h[..., 2] = 0
         from dalnb import metrics as M
 
-        out.append(emit("lifter", {"setting": "full_on_h36m_frames", "pa_mpjpe_mm": float(M.pa_mpjpe(pred[:, ci], gt_h).mean() * 1000),
-                                   "zero_depth_pa_mpjpe_mm": float(M.pa_mpjpe(zero_h, gt_h).mean() * 1000), "n": len(r), "joints": len(ci)}))  # fmt: skip
+        out.append(
+            emit(
+                "lifter",
+                {
+                    "setting": "full_on_h36m_frames",
+                    "pa_mpjpe_mm": float(M.pa_mpjpe(pred[:, ci], gt_h).mean() * 1000),
+                    "zero_depth_pa_mpjpe_mm": float(M.pa_mpjpe(zero_h, gt_h).mean() * 1000),
+                    "n": len(r),
+                    "joints": len(ci),
+                },
+            )
+        )
     if full is not None and registration_check:
         from dalnb import BodyModel
         from dalnb import metrics as M
@@ -111,16 +149,37 @@ def bench_lifter(steps: int = 6000, settings=tuple(SETTINGS), device: str | None
         signs = lambda z: M.limb_depth_sign_accuracy(z, gz)  # noqa: E731
         fz = lambda f: body.keypoints(f.vertices, "coco17")[..., 2].numpy()  # noqa: E731
         acc = signs(d)
-        out.append(emit("lifter", {"setting": "lifted_depths_limb_signs", "limb_depth_sign_accuracy": acc,
-                                   "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))), "n": len(dense)}))  # fmt: skip
+        out.append(
+            emit(
+                "lifter",
+                {
+                    "setting": "lifted_depths_limb_signs",
+                    "limb_depth_sign_accuracy": acc,
+                    "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))),
+                    "n": len(dense),
+                },
+            )
+        )
         # two regimes: dense points + keypoints (DensePose-like), and the same images with keypoints (and mask) only
-        for prefix, samples in (("registration", dense), ("registration_keypoints_only", [without_dense(s) for s in dense])):
+        for prefix, samples in (
+            ("registration", dense),
+            ("registration_keypoints_only", [without_dense(s) for s in dense]),
+        ):
             lifted = [dict(s, keypoints_depth=z) for s, z in zip(samples, d)]  # NaN = no prior there (prepare_batch)
             for name, ss in (("2d_only", samples), ("with_lifted_depths", lifted)):
                 f = register(body, ss, RegistrationConfig.with_iters(300))
                 acc = signs(fz(f))
-                out.append(emit("lifter", {"setting": f"{prefix}_{name}", **evaluate_fits(body, f, samples), "limb_depth_sign_accuracy": acc,
-                                           "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values())))}))  # fmt: skip
+                out.append(
+                    emit(
+                        "lifter",
+                        {
+                            "setting": f"{prefix}_{name}",
+                            **evaluate_fits(body, f, samples),
+                            "limb_depth_sign_accuracy": acc,
+                            "mean_limb_depth_sign_accuracy": float(np.nanmean(list(acc.values()))),
+                        },
+                    )
+                )
     return out
 
 
@@ -141,5 +200,10 @@ def h36m_lift_table(lifter, frames: list[dict]):
     gh = np.stack([s["joints3d"] for s in frames])[:, hi]
     zh = ph.copy()
     zh[..., 2] = 0
-    return pd.DataFrame({"frame": [s["sample_id"] for s in frames], "lifter PA-MPJPE (mm)": M.pa_mpjpe(ph, gh) * 1000,
-                         "zero depth PA-MPJPE (mm)": M.pa_mpjpe(zh, gh) * 1000})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "frame": [s["sample_id"] for s in frames],
+            "lifter PA-MPJPE (mm)": M.pa_mpjpe(ph, gh) * 1000,
+            "zero depth PA-MPJPE (mm)": M.pa_mpjpe(zh, gh) * 1000,
+        }
+    )

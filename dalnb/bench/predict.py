@@ -6,6 +6,7 @@ with bf16 beside the bare backbone's own throughput (goal: at least half); and t
 test-time refinement per image (registration from the prediction, 50 iterations) beside the
 paper's 5-6 s.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,15 @@ from dalnb.bench import emit, register_bench, timeit
 
 
 @register_bench("predict")
-def bench_predict(device: str | None = None, backbones=("resnet18", "resnet50"), image_size: int = 224, gpu_batch: int = 256,
-                  refine_batches=(1, 64), refine_iters: int = 50, **_) -> list[dict]:  # fmt: skip
+def bench_predict(
+    device: str | None = None,
+    backbones=("resnet18", "resnet50"),
+    image_size: int = 224,
+    gpu_batch: int = 256,
+    refine_batches=(1, 64),
+    refine_iters: int = 50,
+    **_,
+) -> list[dict]:
     from dalnb import BodyModel
     from dalnb.regressor import Prediction, Regressor, RegressorConfig, params_to_body
 
@@ -38,8 +46,16 @@ def bench_predict(device: str | None = None, backbones=("resnet18", "resnet50"),
 
         x1 = torch.rand(1, 3, image_size, image_size, device=dev)
         lat = timeit(lambda: run(x1), min_time=2.0, sync=cuda)  # noqa: B023
-        rec = {"kind": "latency", "backbone": bb, "image_size": image_size, "batch": 1, "ms_per_image": round(lat * 1000, 2),
-               "device": str(dev), "goal_ms": 60 if bb == "resnet18" else 200 if bb == "resnet50" else None, "paper_ms": 70}  # fmt: skip
+        rec = {
+            "kind": "latency",
+            "backbone": bb,
+            "image_size": image_size,
+            "batch": 1,
+            "ms_per_image": round(lat * 1000, 2),
+            "device": str(dev),
+            "goal_ms": 60 if bb == "resnet18" else 200 if bb == "resnet50" else None,
+            "paper_ms": 70,
+        }
         out.append(emit("predict", rec))
         if cuda:
             xb = torch.rand(gpu_batch, 3, image_size, image_size, device=dev)
@@ -54,9 +70,22 @@ def bench_predict(device: str | None = None, backbones=("resnet18", "resnet50"),
                     bare_net(xb)  # noqa: B023
 
             b = gpu_batch / timeit(bare, min_time=3.0, sync=True)
-            out.append(emit("predict", {"kind": "throughput", "backbone": bb, "image_size": image_size, "batch": gpu_batch,
-                                        "images_per_s": round(full, 1), "bare_backbone_images_per_s": round(b, 1),
-                                        "ratio": round(full / b, 3), "device": str(dev), "gpu": torch.cuda.get_device_name(0)}))  # fmt: skip
+            out.append(
+                emit(
+                    "predict",
+                    {
+                        "kind": "throughput",
+                        "backbone": bb,
+                        "image_size": image_size,
+                        "batch": gpu_batch,
+                        "images_per_s": round(full, 1),
+                        "bare_backbone_images_per_s": round(b, 1),
+                        "ratio": round(full / b, 3),
+                        "device": str(dev),
+                        "gpu": torch.cuda.get_device_name(0),
+                    },
+                )
+            )
     # refinement: registration from a prediction
     from dalnb.data.synth import SynthConfig, make_samples
     from dalnb.fitting import RegistrationConfig, register
@@ -70,6 +99,18 @@ def bench_predict(device: str | None = None, backbones=("resnet18", "resnet50"),
         t0 = time.perf_counter()
         register(body_c, samples[:B], cfg, init=init)
         dt = time.perf_counter() - t0
-        out.append(emit("predict", {"kind": "refinement", "batch": B, "iterations": refine_iters, "s_per_image": round(dt / B, 4),
-                                    "s_per_batch": round(dt, 3), "device": str(dev), "paper_s_per_image": "5-6"}))  # fmt: skip
+        out.append(
+            emit(
+                "predict",
+                {
+                    "kind": "refinement",
+                    "batch": B,
+                    "iterations": refine_iters,
+                    "s_per_image": round(dt / B, 4),
+                    "s_per_batch": round(dt, 3),
+                    "device": str(dev),
+                    "paper_s_per_image": "5-6",
+                },
+            )
+        )
     return out

@@ -3,6 +3,7 @@
 Every record carries the benchmark name, the machine (CPU model, cores, GPU if any), the
 date and the torch version, so that notebooks and reports can show it with its context.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -64,8 +65,32 @@ RECORD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pat
 _record_to: list[str] = []  # set by ``python -m dalnb.bench NAME --record``
 
 
+def commit() -> str | None:
+    """The checkout's commit (short hash, ``+`` when the tree has changes), None outside git."""
+    import subprocess
+
+    root = os.path.dirname(RECORD_DIR)
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "") if head.returncode == 0 else None
+
+
 def emit(bench: str, record: dict, out=None) -> dict:
-    rec = {"bench": bench, **record, "machine": machine(), "date": _dt.date.today().isoformat(), "torch": torch.__version__}
+    """Print one record (and append it to the recorded files): the benchmark's name and fields,
+    the machine, the date, the commit and the torch version."""
+    rec = {
+        "bench": bench,
+        **record,
+        "machine": machine(),
+        "date": _dt.date.today().isoformat(),
+        "commit": commit(),
+        "torch": torch.__version__,
+    }
     line = json.dumps(rec)
     print(line, file=out or sys.stdout, flush=True)
     for path in _record_to:

@@ -15,6 +15,7 @@ Defaults: a small CPU config (3,000 64-px renders, ResNet-18, 3 rounds); ``--set
 takes the full config for one GPU (50k 224-px renders, ResNet-50, 5 rounds). The run lives in
 ``work_dir`` (default ``~/.cache/dalnb/bench_rounds/<config hash>``) and resumes after a crash.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,20 +29,53 @@ from dalnb.bench import emit, register_bench
 # every preset: registration iterations (round 1, later rounds, test-time refinement) and renders with hair
 _EVERY = dict(first_iters=300, later_iters=300, refine_iters=50, hair=True)
 CONFIGS = {
-    "small": dict(n_train=3000, n_test=200, image_size=64, backbone="resnet18", rounds=3, epochs_per_round=5, batch=32, lr=3e-4, workers=2,
-                  **_EVERY),
-    "full": dict(n_train=50000, n_test=1000, image_size=224, backbone="resnet50", rounds=5, epochs_per_round=4, batch=128, lr=2e-4, workers=16,
-                 **_EVERY),
-    "smoke": dict(n_train=8192, n_test=500, image_size=128, backbone="resnet50", rounds=3, epochs_per_round=2, batch=128, lr=2e-4, workers=16,
-                  **_EVERY),
-}  # fmt: skip
+    "small": dict(
+        n_train=3000,
+        n_test=200,
+        image_size=64,
+        backbone="resnet18",
+        rounds=3,
+        epochs_per_round=5,
+        batch=32,
+        lr=3e-4,
+        workers=2,
+        **_EVERY,
+    ),
+    "full": dict(
+        n_train=50000,
+        n_test=1000,
+        image_size=224,
+        backbone="resnet50",
+        rounds=5,
+        epochs_per_round=4,
+        batch=128,
+        lr=2e-4,
+        workers=16,
+        **_EVERY,
+    ),
+    "smoke": dict(
+        n_train=8192,
+        n_test=500,
+        image_size=128,
+        backbone="resnet50",
+        rounds=3,
+        epochs_per_round=2,
+        batch=128,
+        lr=2e-4,
+        workers=16,
+        **_EVERY,
+    ),
+}
 
 
 #: The training set's annotations. "exact": every render's dense points as drawn. "real": DensePose-like dense points
 #: (3 px noise, 5 % outliers, 3 % left/right swaps, the top level of notebook 06's noise ablation) on half the images,
-#: keypoints and a person mask alone on the other half, as MPII or LSP give them (the paper mixes both kinds of sources).
-ANNOTATIONS = {"exact": {"noise": {}, "keypoint_only": 0.0},
-               "real": {"noise": {"noise_px": 3.0, "outlier_rate": 0.05, "swap_rate": 0.03}, "keypoint_only": 0.5}}  # fmt: skip
+# : keypoints and a person mask alone on the other half, as MPII or LSP give them (the paper mixes both kinds of
+# sources).
+ANNOTATIONS = {
+    "exact": {"noise": {}, "keypoint_only": 0.0},
+    "real": {"noise": {"noise_px": 3.0, "outlier_rate": 0.05, "swap_rate": 0.03}, "keypoint_only": 0.5},
+}
 
 
 def spread(n: int, fraction: float) -> np.ndarray:
@@ -67,17 +101,36 @@ def table4_runs(records: list[dict]) -> dict[str, list[dict]]:
 
 # what makes two recorded runs the same experiment but for the seed (each seed: its own data and training): the
 # fields of ``record_config``
-CONFIG_KEYS = ("preset", "n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr", "mirror", "w_pose",
-               "w_joints", "w_joints_camera", "robust_sigma_end", "hair")  # fmt: skip
+CONFIG_KEYS = (
+    "preset",
+    "n_train",
+    "n_test",
+    "image_size",
+    "backbone",
+    "epochs_per_round",
+    "batch",
+    "lr",
+    "mirror",
+    "w_pose",
+    "w_joints",
+    "w_joints_camera",
+    "robust_sigma_end",
+    "hair",
+)
 
 
 def record_config(preset: str, c: dict, cfg, robust_sigma_end: float) -> dict:
     """The config fields of a ``rounds`` record (``CONFIG_KEYS``, in order): preset ``preset``'s
     settings ``c`` with their overrides, ``cfg`` = ``rounds_config(c)``, and the registration's
     robust scale at a fit's end."""
-    return {"preset": preset, **{k: c[k] for k in ("n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr")},
-           "mirror": cfg.train.mirror, **{k: getattr(cfg.regressor, k) for k in ("w_pose", "w_joints", "w_joints_camera")},
-           "robust_sigma_end": robust_sigma_end, "hair": bool(c["hair"])}  # fmt: skip
+    return {
+        "preset": preset,
+        **{k: c[k] for k in ("n_train", "n_test", "image_size", "backbone", "epochs_per_round", "batch", "lr")},
+        "mirror": cfg.train.mirror,
+        **{k: getattr(cfg.regressor, k) for k in ("w_pose", "w_joints", "w_joints_camera")},
+        "robust_sigma_end": robust_sigma_end,
+        "hair": bool(c["hair"]),
+    }
 
 
 def record_regressor_path(work_dir: str | Path, record: dict) -> Path:
@@ -111,9 +164,19 @@ def table4_margins(seed_runs: dict[int, list[dict]]) -> list[dict]:
     for seed, rows in seed_runs.items():
         last = max((r for r in rows if r["setting"] == "rounds"), key=lambda r: r["round"])
         base = {r["setting"]: r["mpjpe_mm"] for r in rows if r["setting"] != "rounds"}
-        out.append({"seed": seed, "run": _run(last), "rounds": int(last["round"]), "rounds_mpjpe_mm": last["mpjpe_mm"],
-                    **{f"{k}_mpjpe_mm": base.get(k, float("nan")) for k in ("single_step", "one_long_round")},
-                    **{f"{k}_margin_mm": last["mpjpe_mm"] - base.get(k, float("nan")) for k in ("single_step", "one_long_round")}})  # fmt: skip
+        out.append(
+            {
+                "seed": seed,
+                "run": _run(last),
+                "rounds": int(last["round"]),
+                "rounds_mpjpe_mm": last["mpjpe_mm"],
+                **{f"{k}_mpjpe_mm": base.get(k, float("nan")) for k in ("single_step", "one_long_round")},
+                **{
+                    f"{k}_margin_mm": last["mpjpe_mm"] - base.get(k, float("nan"))
+                    for k in ("single_step", "one_long_round")
+                },
+            }
+        )
     return out
 
 
@@ -146,17 +209,35 @@ def rounds_config(c: dict, device: str | None = None, seed: int = 0):
     from dalnb.regressor import RegressorConfig
     from dalnb.training import RoundsConfig, TrainConfig
 
-    reg = RegressorConfig(backbone=c["backbone"], image_size=c["image_size"],
-                          **{k: float(c[k]) for k in ("w_pose", "w_joints", "w_joints_camera") if k in c})  # fmt: skip
+    reg = RegressorConfig(
+        backbone=c["backbone"],
+        image_size=c["image_size"],
+        **{k: float(c[k]) for k in ("w_pose", "w_joints", "w_joints_camera") if k in c},
+    )
     train = TrainConfig(batch=c["batch"], lr=c["lr"], mirror=float(c.get("mirror", 0.0)))
-    return RoundsConfig(rounds=c["rounds"], first_iters=c["first_iters"], later_iters=c["later_iters"],
-                        refine_iters=c["refine_iters"], epochs_per_round=c["epochs_per_round"], n_eval=c["n_test"],
-                        train=train, regressor=reg, seed=seed, device=device)  # fmt: skip
+    return RoundsConfig(
+        rounds=c["rounds"],
+        first_iters=c["first_iters"],
+        later_iters=c["later_iters"],
+        refine_iters=c["refine_iters"],
+        epochs_per_round=c["epochs_per_round"],
+        n_eval=c["n_test"],
+        train=train,
+        regressor=reg,
+        seed=seed,
+        device=device,
+    )
 
 
 @register_bench("rounds")
-def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str | None = None, baselines: bool = True, seed: int = 0,
-                 **overrides) -> list[dict]:  # fmt: skip
+def bench_rounds(
+    preset: str = "small",
+    device: str | None = None,
+    work_dir: str | None = None,
+    baselines: bool = True,
+    seed: int = 0,
+    **overrides,
+) -> list[dict]:
     from dalnb import BodyModel
     from dalnb.data.store import load_samples
     from dalnb.data.synth import SynthConfig, generate
@@ -168,36 +249,86 @@ def bench_rounds(preset: str = "small", device: str | None = None, work_dir: str
     if kind not in ANNOTATIONS:
         raise ValueError(f"annotations: expected one of {list(ANNOTATIONS)}, got {kind!r}")
     ann = ANNOTATIONS[kind]
-    sigma_end = RegistrationConfig.robust_sigma_end  # the rounds register with the defaults: the robust scale at a fit's end
+    sigma_end = (
+        RegistrationConfig.robust_sigma_end
+    )  # the rounds register with the defaults: the robust scale at a fit's end
     key = hashlib.sha1(json.dumps([c, seed, sigma_end], sort_keys=True).encode()).hexdigest()[:10]
     wd = Path(work_dir or Path.home() / ".cache" / "dalnb" / "bench_rounds" / f"{preset}-{key}")
     body = BodyModel.default()
     S = c["image_size"]
     hair = bool(c["hair"])  # renders with hair (SynthConfig.hair)
-    generate(wd / "data" / "train", c["n_train"], seed, SynthConfig(image_size=S, anny_fraction=0.3, store_vertices=False, hair=hair, **ann["noise"]),
-             workers=c["workers"], progress=False)  # fmt: skip
-    generate(wd / "data" / "test", c["n_test"], seed + 1, SynthConfig(image_size=S, anny_fraction=1.0, truncation=0.0, hair=hair),
-             workers=c["workers"], progress=False)  # fmt: skip
+    generate(
+        wd / "data" / "train",
+        c["n_train"],
+        seed,
+        SynthConfig(image_size=S, anny_fraction=0.3, store_vertices=False, hair=hair, **ann["noise"]),
+        workers=c["workers"],
+        progress=False,
+    )
+    generate(
+        wd / "data" / "test",
+        c["n_test"],
+        seed + 1,
+        SynthConfig(image_size=S, anny_fraction=1.0, truncation=0.0, hair=hair),
+        workers=c["workers"],
+        progress=False,
+    )
     train, test = load_samples(wd / "data" / "train"), load_samples(wd / "data" / "test")
     kp_only = spread(len(train), ann["keypoint_only"])
     train = [without_dense(s) if k else s for s, k in zip(train, kp_only)]
     cfg = rounds_config(c, device, seed)
-    base = {**record_config(preset, c, cfg, sigma_end), "annotations": kind, "seed": seed, "run": wd.name,
-            "device": device or ("cuda" if _cuda() else "cpu")}  # fmt: skip
-    keys = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err", "torso_rot_median_deg", "torso_rot_over_90_pct", "refined_mpjpe_mm",
-            "refined_pa_mpjpe_mm", "refined_pve_mm", "refined_pixel_err", "refined_torso_rot_median_deg", "refined_torso_rot_over_90_pct", "mean_pose_pa_mpjpe_mm", "train_fit_pa_mpjpe_mm", "store_fit_pa_mpjpe_mm", "fits_replaced", "predict_s_per_image", "refine_s_per_image", "seconds")  # fmt: skip
+    base = {
+        **record_config(preset, c, cfg, sigma_end),
+        "annotations": kind,
+        "seed": seed,
+        "run": wd.name,
+        "device": device or ("cuda" if _cuda() else "cpu"),
+    }
+    keys = (
+        "mpjpe_mm",
+        "pa_mpjpe_mm",
+        "pve_mm",
+        "pixel_err",
+        "torso_rot_median_deg",
+        "torso_rot_over_90_pct",
+        "refined_mpjpe_mm",
+        "refined_pa_mpjpe_mm",
+        "refined_pve_mm",
+        "refined_pixel_err",
+        "refined_torso_rot_median_deg",
+        "refined_torso_rot_over_90_pct",
+        "mean_pose_pa_mpjpe_mm",
+        "train_fit_pa_mpjpe_mm",
+        "store_fit_pa_mpjpe_mm",
+        "fits_replaced",
+        "predict_s_per_image",
+        "refine_s_per_image",
+        "seconds",
+    )
     out = []
-    for row in run_rounds(body, train, test, wd / "rounds", cfg, progress=False):  # each setting in wd / its name: record_regressor_path
-        out.append(emit("rounds", {"setting": "rounds", "round": row["round"], **{k: _r(row.get(k)) for k in keys}, **base}))
+    for row in run_rounds(
+        body, train, test, wd / "rounds", cfg, progress=False
+    ):  # each setting in wd / its name: record_regressor_path
+        out.append(
+            emit("rounds", {"setting": "rounds", "round": row["round"], **{k: _r(row.get(k)) for k in keys}, **base})
+        )
     if baselines:
         total = cfg.rounds * cfg.epochs_per_round
 
         def record(setting: str, row: dict) -> None:
-            out.append(emit("rounds", {"setting": setting, "round": None, "epochs": total, **{k: _r(row.get(k)) for k in keys}, **base}))
+            out.append(
+                emit(
+                    "rounds",
+                    {"setting": setting, "round": None, "epochs": total, **{k: _r(row.get(k)) for k in keys}, **base},
+                )
+            )
 
         record("single_step", single_step_baseline(body, train, test, wd / "single_step", cfg, total, progress=False))
         first_fits = load_fits(round_dir(wd / "rounds", 1) / "fits.npz", body)
-        record("one_long_round", one_long_round(body, train, test, wd / "one_long_round", cfg, first_fits, total, progress=False))
+        record(
+            "one_long_round",
+            one_long_round(body, train, test, wd / "one_long_round", cfg, first_fits, total, progress=False),
+        )
     return out
 
 
@@ -219,11 +350,38 @@ def hair_table(hr):
     hr = hr.assign(renders=np.where(hr["hair"], "hair", "bald"))
     rnd = "round " + hr["round"].fillna(0).astype(int).astype(str)
     hr = hr.assign(training=np.where(hr["setting"] == "rounds", rnd, hr["setting"].str.replace("_", " ")))
-    cols = {"mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE", "torso_rot_median_deg": "torso rotation, median (deg)",
-            "torso_rot_over_90_pct": "over 90 deg (%)", "refined_mpjpe_mm": "refined MPJPE"}  # fmt: skip
+    cols = {
+        "mpjpe_mm": "MPJPE",
+        "pa_mpjpe_mm": "PA-MPJPE",
+        "torso_rot_median_deg": "torso rotation, median (deg)",
+        "torso_rot_over_90_pct": "over 90 deg (%)",
+        "refined_mpjpe_mm": "refined MPJPE",
+    }
     order = list(dict.fromkeys(hr["training"]))
     t = hr.pivot_table(index="training", columns="renders", values=list(cols), sort=False).reindex(order)[list(cols)]
     first = hr.iloc[0]
-    about = (f"bench rounds, {first['annotations']} annotations, seed {int(first['seed'])}, {first['n_train']} renders at "
-             f"{first['image_size']} px, {first['backbone']}; {first['machine']['cpu']}, {hr['date'].iloc[-1]}")  # fmt: skip
+    about = (
+        f"bench rounds, {first['annotations']} annotations, seed {int(first['seed'])}, {first['n_train']} renders at "
+        f"{first['image_size']} px, {first['backbone']}; {first['machine']['cpu']}, {hr['date'].iloc[-1]}"
+    )
     return t.rename(columns=cols, level=0), about
+
+
+def seed_spread(records: list[dict], kind: str = "exact") -> dict:
+    """How far the rounds benchmark moves between seeds (each its own data and training), for one
+    kind of training annotations (``table4_seeds``): sample standard deviations (mm) over seeds of
+    each round's MPJPE fall (``fall``, by round), of the fit store's improvement from round 1
+    (``store``) and of the last round's lead over one mean body for all (``mean_body``); ``n`` the
+    seeds. Empty when fewer than two seeds are recorded."""
+    import statistics
+
+    runs = table4_seeds(records).get(kind, {})
+    if len(runs) < 2:
+        return {}
+    per = [sorted((r for r in rows if r["setting"] == "rounds"), key=lambda r: r["round"]) for rows in runs.values()]
+    n_rounds = min(len(p) for p in per)
+    falls = {r: [p[r - 2]["mpjpe_mm"] - p[r - 1]["mpjpe_mm"] for p in per] for r in range(2, n_rounds + 1)}
+    store = [p[0]["store_fit_pa_mpjpe_mm"] - p[n_rounds - 1]["store_fit_pa_mpjpe_mm"] for p in per]
+    gap = [p[n_rounds - 1]["mean_pose_pa_mpjpe_mm"] - p[n_rounds - 1]["pa_mpjpe_mm"] for p in per]
+    sd = statistics.stdev
+    return {"n": len(per), "fall": {r: sd(v) for r, v in falls.items()}, "store": sd(store), "mean_body": sd(gap)}

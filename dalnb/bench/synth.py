@@ -1,5 +1,6 @@
 """``python -m dalnb.bench synth``: synthetic images per second, shading and shard writing
 included, at several sizes, with 1 worker and with one worker per core."""
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,19 @@ def bench_synth(sizes=(128, 224, 256), n: int = 128, device: str | None = None, 
                 mb = sum(p.stat().st_size for p in (tmp / "s").glob("*.npz")) / 1e6
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-            out.append(emit("synth", {"image_size": size, "workers": workers, "samples": n, "images_per_s": round(n / dt, 1),
-                                      "anny_fraction": cfg.anny_fraction, "store_vertices": cfg.store_vertices,
-                                      "mb_per_sample": round(mb / n, 3), "device": "cpu"}))  # fmt: skip
+            out.append(
+                emit(
+                    "synth",
+                    {
+                        "image_size": size,
+                        "workers": workers,
+                        "samples": n,
+                        "images_per_s": round(n / dt, 1),
+                        "anny_fraction": cfg.anny_fraction,
+                        "store_vertices": cfg.store_vertices,
+                        "mb_per_sample": round(mb / n, 3),
+                        "device": "cpu",
+                    },
+                )
+            )
     return out

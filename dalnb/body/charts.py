@@ -8,6 +8,7 @@ Lookups both ways:
 DensePose's own (u, v) live on SMPL's surface: part numbers transfer to our template
 directly; (u, v) do not (see notebook 01 and ``dalnb.data`` for the chart map).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,7 +87,9 @@ def _barycentric_2d(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     return np.stack([1 - l1 - l2, l1, l2], -1)
 
 
-def interpolate_surface(vertices: torch.Tensor, faces: torch.Tensor, face: torch.Tensor, bary: torch.Tensor) -> torch.Tensor:
+def interpolate_surface(
+    vertices: torch.Tensor, faces: torch.Tensor, face: torch.Tensor, bary: torch.Tensor
+) -> torch.Tensor:
     """(B, V, 3) vertices, (F, 3) faces, (P,) face ids, (P, 3) barycentrics -> (B, P, 3)."""
     tri = vertices[:, faces[face]]  # (B, P, 3, 3)
     return (tri * bary[None, :, :, None].to(vertices.dtype)).sum(2)

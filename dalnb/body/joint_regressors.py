@@ -76,14 +76,21 @@ def h36m_regressor(vertices: np.ndarray, joint_reg: np.ndarray, coco_reg: np.nda
     top = vertices[:, 1] > vertices[:, 1].max() - 0.015
     head = top / top.sum()
     rows = {
-        "root": root, "spine": 0.5 * (root + thorax), "thorax": thorax,
-        "neck_base": coco_reg[sk.COCO23.index("nose")], "head": head,
-    }  # fmt: skip
+        "root": root,
+        "spine": 0.5 * (root + thorax),
+        "thorax": thorax,
+        "neck_base": coco_reg[sk.COCO23.index("nose")],
+        "head": head,
+    }
     for side in ("left", "right"):
-        rows.update({
-            f"{side}_hip": J[f"{side}_hip"], f"{side}_knee": J[f"{side}_knee"],
-            f"{side}_foot": J[f"{side}_ankle"], f"{side}_shoulder": J[f"{side}_shoulder"],
-            f"{side}_elbow": J[f"{side}_elbow"], f"{side}_wrist": J[f"{side}_wrist"],
-        })  # fmt: skip
+        rows.update(
+            {
+                f"{side}_hip": J[f"{side}_hip"],
+                f"{side}_knee": J[f"{side}_knee"],
+                f"{side}_foot": J[f"{side}_ankle"],
+                f"{side}_shoulder": J[f"{side}_shoulder"],
+                f"{side}_elbow": J[f"{side}_elbow"],
+                f"{side}_wrist": J[f"{side}_wrist"],
+            }
+        )
     return np.stack([rows[n] for n in sk.H36M17])
-

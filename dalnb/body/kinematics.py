@@ -22,6 +22,7 @@ with it the registration loop's per-iteration overhead, low).
 Skinning transform of segment s (rest -> posed, scale included): x -> A_s x + b_s with
 A_s = Rw_s M_s and b_s = t_s - A_s J_s, t_s the posed joint position.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -9,6 +9,7 @@ A joint rotation's axis-angle in that frame, a_local = F_s^T a, reads as
 Limits are given for the left side; the right side mirrors y and z. The pose sampler draws
 inside these limits; the registration's limit loss penalises leaving them.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 The module only holds buffers and fills defaults; the math is in ``kinematics`` and
 ``skinning``. Letters: B batch, V vertices, F faces, S = 24 segments, P subset size, K keypoints.
 """
+
 from __future__ import annotations
 
 import copy
@@ -146,7 +147,9 @@ class BodyModel(torch.nn.Module):
             if vid.dtype not in (torch.int64, torch.int32) or vid.dim() not in (1, 2):
                 raise ValueError(f"vertex_ids: expected (P,) or (B, P) integers, got {tuple(vid.shape)} {vid.dtype}")
             if vid.numel() and (vid.min() < 0 or vid.max() >= self.num_vertices):
-                raise ValueError(f"vertex_ids: expected values in [0, {self.num_vertices}), got [{int(vid.min())}, {int(vid.max())}]")
+                raise ValueError(
+                    f"vertex_ids: expected values in [0, {self.num_vertices}), got [{int(vid.min())}, {int(vid.max())}]"
+                )
             if vid.dim() == 2 and vid.shape[0] != B:
                 raise ValueError(f"vertex_ids: expected (B={B}, P), got {tuple(vid.shape)}")
             if vid.dim() == 1:  # shared by the batch: rows of the full basis, one product (3x faster at B = 1024)
@@ -205,7 +208,9 @@ class BodyModel(torch.nn.Module):
             return rot.quaternion_to_matrix(pose)
         if pose.dim() == 4 and pose.shape[1:] == (S, 3, 3):
             return pose
-        raise ValueError(f"pose: expected (B, {S}, 3) axis-angle, (B, {S}, 4) quaternions or (B, {S}, 3, 3), got {tuple(pose.shape)}")
+        raise ValueError(
+            f"pose: expected (B, {S}, 3) axis-angle, (B, {S}, 4) quaternions or (B, {S}, 3, 3), got {tuple(pose.shape)}"
+        )
 
     def _global_rotation(self, rotation: torch.Tensor, B: int) -> torch.Tensor:
         check_float("rotation", rotation)
@@ -280,10 +285,13 @@ def segment_table(body: BodyModel):
     rows = []
     for s, name in enumerate(body.joint_names):
         p = body.parents[s]
-        rows.append({
-            "segment": name, "parent": body.joint_names[p] if p >= 0 else "-",
-            "anny bones": len(sk.SEGMENT_BONES[name]),
-            "bone length from parent (m)": round(float(np.linalg.norm(J[s] - J[p])), 3) if p >= 0 else float("nan"),
-            "vertices (dominant)": int((dom == s).sum()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "segment": name,
+                "parent": body.joint_names[p] if p >= 0 else "-",
+                "anny bones": len(sk.SEGMENT_BONES[name]),
+                "bone length from parent (m)": round(float(np.linalg.norm(J[s] - J[p])), 3) if p >= 0 else float("nan"),
+                "vertices (dominant)": int((dom == s).sum()),
+            }
+        )
     return pd.DataFrame(rows)

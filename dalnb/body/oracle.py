@@ -7,6 +7,7 @@ vertices must equal anny's through ``source_vertex_ids``. Toes and fingers start
 knuckles in anny but at one rotation centre in ours, so the oracle pose keeps them rigid to
 their parent.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,7 +29,9 @@ def oracle_pose(batch: int = 1, scale: float = 0.5, seed: int = 0, dtype=torch.f
     return pose
 
 
-def anny_vertices_for(anny_model, body, world_rotations: torch.Tensor, phenotype_kwargs: dict | None = None) -> torch.Tensor:
+def anny_vertices_for(
+    anny_model, body, world_rotations: torch.Tensor, phenotype_kwargs: dict | None = None
+) -> torch.Tensor:
     """anny's vertices (B, Va, 3), in our frame, for our (B, 24, 3, 3) world rotations, of
     anny's default body or of the bodies ``phenotype_kwargs`` describe (values (B,))."""
     C = torch.as_tensor(ANNY_TO_TEMPLATE, dtype=anny_model.dtype)

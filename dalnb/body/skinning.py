@@ -11,6 +11,7 @@ For a fixed vertex subset the blend is linear in the transforms, so registration
 matrix product X = U M with M the (4 S, 3) stack of [A_s^T; b_s^T]: no gathering of weights, no
 per-vertex 3x3 products inside the loop.
 """
+
 from __future__ import annotations
 
 import torch

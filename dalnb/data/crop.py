@@ -4,6 +4,7 @@ The box is the bounding square of the visible keypoints (and dense points), enla
 ``margin``; pixels outside the image are black. Annotations move with the crop; ``crop_box``
 (x0, y0, side) maps crop pixels back: ``original = crop * side / size + (x0, y0)``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,7 +53,9 @@ def crop_sample(sample: dict, size: int, margin: float = 1.3) -> dict:
     k = size / side
     # affine crop: output pixel (u, v) samples the image at (x0 + u / k, y0 + v / k)
     pil = Image.fromarray(img.astype(np.uint8))
-    crop = pil.transform((size, size), Image.Transform.AFFINE, (1 / k, 0, x0, 0, 1 / k, y0), resample=Image.Resampling.BILINEAR)
+    crop = pil.transform(
+        (size, size), Image.Transform.AFFINE, (1 / k, 0, x0, 0, 1 / k, y0), resample=Image.Resampling.BILINEAR
+    )
     out = {key: v for key, v in sample.items() if key not in ("mask", "image_path")}
     out["image"] = np.asarray(crop, np.uint8)
     tr = lambda a: (np.asarray(a, np.float64)[..., :2] - [x0, y0]) * k  # noqa: E731

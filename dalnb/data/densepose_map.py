@@ -11,6 +11,7 @@ DensePose's charts live on SMPL's surface. Two ways onto our template:
     is carried to the closest point of the same part on our surface, and a query (I, U, V) is
     interpolated inside its DensePose chart triangle (``DensePoseMap.to_template``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,14 @@ from dalnb.data.loaders import DataError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["part_vertex_ids", "load_uv_processed", "load_smpl_mesh", "DensePoseMap", "build_densepose_map", "closest_points_on_faces"]
+__all__ = [
+    "part_vertex_ids",
+    "load_uv_processed",
+    "load_smpl_mesh",
+    "DensePoseMap",
+    "build_densepose_map",
+    "closest_points_on_faces",
+]
 
 
 def part_vertex_ids(body, part: int) -> np.ndarray:
@@ -111,7 +119,9 @@ def load_smpl_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return v.astype(np.float64), f.astype(np.int64)
 
 
-def closest_points_on_faces(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def closest_points_on_faces(
+    points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, chunk: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For (Q, 3) points, the closest point on a set of triangles: face index (Q,), barycentrics
     (Q, 3) and distance (Q,). Exact (Ericson's region tests via clamped edge projections)."""
     tri = vertices[faces]  # (F, 3, 3)
@@ -217,7 +227,9 @@ class DensePoseMap:
         return SurfacePoints(face=face, bary=bary, inside=np.ones(P, bool))
 
 
-def _fit_template_to_mesh(body, target_v: np.ndarray, target_part: np.ndarray, iters: int = 300, seed: int = 0) -> tuple[np.ndarray, float]:
+def _fit_template_to_mesh(
+    body, target_v: np.ndarray, target_part: np.ndarray, iters: int = 300, seed: int = 0
+) -> tuple[np.ndarray, float]:
     """Fit pose, segment scales and a similarity of our template to a target mesh's vertices
     with a part-aware symmetric chamfer; returns fitted vertices (V, 3) and the mean error."""
     torch.manual_seed(seed)
@@ -270,7 +282,10 @@ def build_densepose_map(uv_processed: str | Path, smpl_model: str | Path, body, 
     uvp = load_uv_processed(uv_processed)
     sv, _ = load_smpl_mesh(smpl_model)
     if uvp["smpl_vertex"].max() >= len(sv):
-        raise DataError(f"{uv_processed}: chart vertices index SMPL vertex {uvp['smpl_vertex'].max()}, but {smpl_model} has {len(sv)}")
+        raise DataError(
+            f"{uv_processed}: chart vertices index SMPL vertex {uvp['smpl_vertex'].max()}, but {smpl_model} "
+            f"has {len(sv)}"
+        )
     # part of each SMPL vertex from the chart faces
     vpart = np.zeros(len(sv), np.int64)
     for fpart, fv in zip(uvp["face_part"], uvp["faces"]):

@@ -14,7 +14,15 @@ import numpy as np
 from dalnb.data import loaders as L
 from dalnb.paths import SHARED_DATA, resolve
 
-__all__ = ["RealExamples", "real_examples", "real_keypoint_pool", "h36m_frames", "h36m_cameras", "photos", "densepose_person"]
+__all__ = [
+    "RealExamples",
+    "real_examples",
+    "real_keypoint_pool",
+    "h36m_frames",
+    "h36m_cameras",
+    "photos",
+    "densepose_person",
+]
 
 H36M = "03_pose3d_h36m"
 
@@ -43,8 +51,13 @@ def real_examples(shared: str | Path | None = None) -> RealExamples:
     coco = L.load_coco_keypoints(D / "05_keypoints_coco_mpii" / "coco" / "test_coco.json")
     mpii = L.load_mpii(D / "05_keypoints_coco_mpii" / "mpii" / "test_mpii.json")
     h36m = h36m_frames(D)
-    samples = [dp, dict(iuv[0], title=f"DensePose-RCNN output ({len(iuv)} people)"), dict(coco[0], title="COCO keypoints"),
-               dict(mpii[0], title="MPII"), dict(h36m[0], title=f"Human3.6M {h36m[0]['subject']}")]  # fmt: skip
+    samples = [
+        dp,
+        dict(iuv[0], title=f"DensePose-RCNN output ({len(iuv)} people)"),
+        dict(coco[0], title="COCO keypoints"),
+        dict(mpii[0], title="MPII"),
+        dict(h36m[0], title=f"Human3.6M {h36m[0]['subject']}"),
+    ]
     names = ["DensePose annotation", "DensePose IUV png", "COCO json", "MPII json", "Human3.6M npz"]
     counts = [1, len(iuv), len(coco), len(mpii), len(h36m)]
     dense = [len(dp["dense_xy"]), len(iuv[0]["dense_xy"]), 0, 0, 0]

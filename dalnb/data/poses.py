@@ -5,6 +5,7 @@ Poses: (a) motion capture retargeted to our skeleton (a bank of CMU frames ships
 per-joint limits of ``body.limits``. Shapes: random segment scales (adult and child-like
 proportions), or bodies from anny's own phenotype model (ground truth from another shape space).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,14 @@ import torch
 from dalnb.body import limits as lim
 from dalnb.body import skeleton as sk
 
-__all__ = ["load_pose_bank", "build_pose_bank", "sample_limit_poses", "sample_poses", "sample_segment_scales", "sample_phenotypes"]
+__all__ = [
+    "load_pose_bank",
+    "build_pose_bank",
+    "sample_limit_poses",
+    "sample_poses",
+    "sample_segment_scales",
+    "sample_phenotypes",
+]
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 POSE_BANK = ASSETS / "cmu_poses.npz"
@@ -53,8 +61,9 @@ def sample_limit_poses(n: int, rng: np.random.Generator, frames: np.ndarray, spr
     return np.einsum("sij,nsj->nsi", frames, local).astype(np.float32)
 
 
-def sample_poses(n: int, rng: np.random.Generator, frames: np.ndarray, mocap_fraction: float = 0.7,
-                 bank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def sample_poses(
+    n: int, rng: np.random.Generator, frames: np.ndarray, mocap_fraction: float = 0.7, bank: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mix of mocap frames and limit-sampled poses; returns poses (n, 24, 3) and source (n,)
     with 'mocap' or 'limits'. Mocap roots keep their pitch and roll but lose their heading."""
     from scipy.spatial.transform import Rotation
@@ -96,9 +105,13 @@ def sample_segment_scales(n: int, rng: np.random.Generator, child_fraction: floa
 def sample_phenotypes(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """anny phenotype values in [0, 1] (gender, age, muscle, weight, height, proportions)."""
     return {
-        "gender": rng.uniform(0, 1, n), "age": rng.uniform(0.35, 1.0, n), "muscle": rng.uniform(0.1, 0.9, n),
-        "weight": rng.uniform(0.1, 0.9, n), "height": rng.uniform(0.1, 0.9, n), "proportions": rng.uniform(0.2, 0.8, n),
-    }  # fmt: skip
+        "gender": rng.uniform(0, 1, n),
+        "age": rng.uniform(0.35, 1.0, n),
+        "muscle": rng.uniform(0.1, 0.9, n),
+        "weight": rng.uniform(0.1, 0.9, n),
+        "height": rng.uniform(0.1, 0.9, n),
+        "proportions": rng.uniform(0.2, 0.8, n),
+    }
 
 
 def phenotype_bodies(anny_model, body, pose: torch.Tensor, phenotypes: dict[str, np.ndarray]) -> torch.Tensor:

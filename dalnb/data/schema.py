@@ -3,6 +3,7 @@
 ``validate_sample`` checks shapes, dtypes and finiteness and raises ``SampleError`` naming the
 file and record. Extra keys (ground truth, noise flags) are allowed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,12 @@ class SampleError(ValueError):
 def validate_sample(sample: dict, where: str = "sample") -> dict:
     if not isinstance(sample, dict):
         raise SampleError(f"{where}: expected a dict of arrays, got {type(sample).__name__}")
-    if "image" not in sample and "image_path" not in sample and "keypoints2d" not in sample and "dense_xy" not in sample:
+    if (
+        "image" not in sample
+        and "image_path" not in sample
+        and "keypoints2d" not in sample
+        and "dense_xy" not in sample
+    ):
         raise SampleError(f"{where}: has none of image/image_path/keypoints2d/dense_xy; keys: {sorted(sample)}")
     dims: dict[str, int] = {}
     for key, (shape, kinds) in SCHEMA.items():
@@ -44,7 +50,9 @@ def validate_sample(sample: dict, where: str = "sample") -> dict:
                 raise SampleError(f"{where}: {key}: expected shape {shape}, got {a.shape}")
             if isinstance(want, str):
                 if want in dims and dims[want] != size:
-                    raise SampleError(f"{where}: {key}: size {want}={size} disagrees with {dims[want]} from another key")
+                    raise SampleError(
+                        f"{where}: {key}: size {want}={size} disagrees with {dims[want]} from another key"
+                    )
                 dims[want] = size
         if a.dtype.kind not in kinds:
             raise SampleError(f"{where}: {key}: expected dtype kind {kinds!r}, got {a.dtype}")

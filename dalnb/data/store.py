@@ -5,6 +5,7 @@ points) are concatenated with offsets (``<key>__offsets``, (N + 1,)). Shards are
 atomically, so a killed run never leaves a half-written one; ``load_samples(folder)`` reads
 every ``*.npz`` below a folder (shards and single samples alike) in name order.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,15 @@ from dalnb.io import atomic_write_npz
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_shard", "read_shard", "iter_samples", "load_samples", "load_samples_report", "LoadReport", "attach_depths"]
+__all__ = [
+    "write_shard",
+    "read_shard",
+    "iter_samples",
+    "load_samples",
+    "load_samples_report",
+    "LoadReport",
+    "attach_depths",
+]
 SHARD_KEY = "__num_samples__"
 
 
@@ -63,7 +72,10 @@ def read_shard(path: Path) -> list[dict]:
 
 
 def _unbox(s: dict) -> dict:
-    return {k: (v.item() if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "USO" else v) for k, v in s.items()}
+    return {
+        k: (v.item() if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "USO" else v)
+        for k, v in s.items()
+    }
 
 
 @dataclass

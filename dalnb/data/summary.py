@@ -1,4 +1,5 @@
 """Tables describing a set of samples (for notebook 01)."""
+
 from __future__ import annotations
 
 import numpy as np

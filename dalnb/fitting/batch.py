@@ -37,7 +37,14 @@ class Batch:
     mask_w: torch.Tensor | None = None  # (B, M) 1 where sampled, 0 for padding
 
     def to(self, device) -> Batch:
-        kw = {f.name: (getattr(self, f.name).to(device) if isinstance(getattr(self, f.name), torch.Tensor) else getattr(self, f.name)) for f in fields(self)}
+        kw = {
+            f.name: (
+                getattr(self, f.name).to(device)
+                if isinstance(getattr(self, f.name), torch.Tensor)
+                else getattr(self, f.name)
+            )
+            for f in fields(self)
+        }
         return Batch(**kw)
 
 
@@ -127,7 +134,11 @@ def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_
         dw = np.zeros(17)
         if ok and "keypoints_depth" in s:
             dz = np.asarray(s["keypoints_depth"], np.float64)
-            dw = (kp[:, 2] > 0).astype(np.float64) if "keypoints_depth_mask" not in s else np.asarray(s["keypoints_depth_mask"], np.float64)
+            dw = (
+                (kp[:, 2] > 0).astype(np.float64)
+                if "keypoints_depth_mask" not in s
+                else np.asarray(s["keypoints_depth_mask"], np.float64)
+            )
             dw = dw * np.isfinite(dz)  # NaN depth: no prior for that keypoint (the lifter's convention)
             dz = np.nan_to_num(dz)
         depths.append((dz, dw))
@@ -168,8 +179,27 @@ def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_
         mask_xy, mask_w = torch.as_tensor(m_xy), torch.as_tensor(m_w)
     else:
         has_mask[:] = False
-    return Batch(t(centre), t(size), t(principal), d_ids, d_bary, d_xy, d_w, p_xy, p_id, p_w, t(np.stack(kps)),
-                 t(np.stack([d[0] for d in depths])), t(np.stack([d[1] for d in depths])), mask_dist, mask_hw, has_mask, status, mask_xy, mask_w)  # fmt: skip
+    return Batch(
+        t(centre),
+        t(size),
+        t(principal),
+        d_ids,
+        d_bary,
+        d_xy,
+        d_w,
+        p_xy,
+        p_id,
+        p_w,
+        t(np.stack(kps)),
+        t(np.stack([d[0] for d in depths])),
+        t(np.stack([d[1] for d in depths])),
+        mask_dist,
+        mask_hw,
+        has_mask,
+        status,
+        mask_xy,
+        mask_w,
+    )
 
 
 def _repeat_batch(b: Batch, K: int) -> Batch:
@@ -183,4 +213,3 @@ def _repeat_batch(b: Batch, K: int) -> Batch:
         else:
             kw[f.name] = v
     return Batch(**kw)
-

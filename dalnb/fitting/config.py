@@ -7,15 +7,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-TERMS = ("dense", "part_dense", "keypoints", "keypoint_depth", "silhouette", "scale_smooth", "scale_prior",
-         "pose_prior", "joint_smooth", "joint_limits", "determinant")  # fmt: skip
+TERMS = (
+    "dense",
+    "part_dense",
+    "keypoints",
+    "keypoint_depth",
+    "silhouette",
+    "scale_smooth",
+    "scale_prior",
+    "pose_prior",
+    "joint_smooth",
+    "joint_limits",
+    "determinant",
+)
 
 
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "dense": 1.0, "part_dense": 0.5, "keypoints": 1.0, "keypoint_depth": 0.05, "silhouette": 0.1,
-    "scale_smooth": 3e-3, "scale_prior": 1e-3, "pose_prior": 2e-5, "joint_smooth": 1e-4,
-    "joint_limits": 1e-3, "determinant": 1.0,
-}  # fmt: skip
+    "dense": 1.0,
+    "part_dense": 0.5,
+    "keypoints": 1.0,
+    "keypoint_depth": 0.05,
+    "silhouette": 0.1,
+    "scale_smooth": 3e-3,
+    "scale_prior": 1e-3,
+    "pose_prior": 2e-5,
+    "joint_smooth": 1e-4,
+    "joint_limits": 1e-3,
+    "determinant": 1.0,
+}
 
 
 @dataclass
@@ -41,7 +60,9 @@ def default_stages(iters: int = 300, stiff_fraction: float = 0.1) -> list[Stage]
 class RegistrationConfig:
     stages: list[Stage] = field(default_factory=default_stages)
     yaw_hypotheses: int = 4  # headings tried in the first stage
-    robust_sigma: float | None = 0.1  # Geman-McClure scale on 2D residuals (normalised units: 0.1 = 10 % of the person); None = squared
+    robust_sigma: float | None = (
+        0.1  # Geman-McClure scale on 2D residuals (normalised units: 0.1 = 10 % of the person); None = squared
+    )
     # the 2D residuals' scale falls (cosine) from robust_sigma to this over each stage that bends the body (graduated
     # non-convexity: wide while the pose is far off, narrow once it is close, so that outliers and swapped points stop
     # pulling); None keeps robust_sigma. Narrower helps noisy points and starts to cost exact ones; notebook 06's
@@ -67,7 +88,9 @@ class RegistrationConfig:
 
     def __post_init__(self):
         if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
-            raise ValueError(f"RegistrationConfig.adam_betas: expected (beta1, beta2), each in [0, 1), got {self.adam_betas!r}")
+            raise ValueError(
+                f"RegistrationConfig.adam_betas: expected (beta1, beta2), each in [0, 1), got {self.adam_betas!r}"
+            )
 
     @classmethod
     def with_iters(cls, iters: int, **kw) -> RegistrationConfig:
@@ -81,12 +104,25 @@ class RegistrationConfig:
 
     def stage_rows(self) -> list[dict]:
         """One row per stage: iterations, learning rate, free parameters and non-zero weights."""
-        return [{"stage": s.name, "iterations": s.iters, "learning rate": s.lr, "free": ", ".join(s.free),
-                 **{f"w_{k}": v for k, v in s.weights.items() if v}} for s in self.stages]  # fmt: skip
+        return [
+            {
+                "stage": s.name,
+                "iterations": s.iters,
+                "learning rate": s.lr,
+                "free": ", ".join(s.free),
+                **{f"w_{k}": v for k, v in s.weights.items() if v},
+            }
+            for s in self.stages
+        ]
 
     def without(self, *terms: str) -> RegistrationConfig:
         """The same config with some loss terms switched off (ablations)."""
-        return replace(self, stages=[replace(s, weights={k: (0.0 if k in terms else v) for k, v in s.weights.items()}) for s in self.stages])
+        return replace(
+            self,
+            stages=[
+                replace(s, weights={k: (0.0 if k in terms else v) for k, v in s.weights.items()}) for s in self.stages
+            ],
+        )
 
 
 SMOOTHNESS_TERMS = ("scale_smooth", "joint_smooth", "joint_limits", "pose_prior", "scale_prior")
@@ -100,4 +136,3 @@ def ablation_configs(base: RegistrationConfig) -> dict[str, RegistrationConfig]:
         "without smoothness and limit terms": base.without(*SMOOTHNESS_TERMS),
         "without the stiff stage": base.without_stiff_stage(),
     }
-

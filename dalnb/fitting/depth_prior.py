@@ -61,20 +61,40 @@ class DepthPriorCheck:
 
     def rows(self) -> list[dict]:
         """One row per regime: PA-MPJPE 2D only and with the lifted depths, and the decision."""
-        return [{"annotation": REGIME_NAMES[r], "PA-MPJPE 2D only (mm)": c.pa_mpjpe_2d_only,
-                 "PA-MPJPE with lifted depths (mm)": c.pa_mpjpe_lifted, "the chain uses them": c.use_lifted}
-                for r, c in self.regimes.items()]  # fmt: skip
+        return [
+            {
+                "annotation": REGIME_NAMES[r],
+                "PA-MPJPE 2D only (mm)": c.pa_mpjpe_2d_only,
+                "PA-MPJPE with lifted depths (mm)": c.pa_mpjpe_lifted,
+                "the chain uses them": c.use_lifted,
+            }
+            for r, c in self.regimes.items()
+        ]
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "regimes": {r: {"pa_mpjpe_2d_only_mm": c.pa_mpjpe_2d_only, "pa_mpjpe_lifted_mm": c.pa_mpjpe_lifted,
-                                             "use_lifted": c.use_lifted} for r, c in self.regimes.items()}}  # fmt: skip
+        return {
+            "n": self.n,
+            "regimes": {
+                r: {
+                    "pa_mpjpe_2d_only_mm": c.pa_mpjpe_2d_only,
+                    "pa_mpjpe_lifted_mm": c.pa_mpjpe_lifted,
+                    "use_lifted": c.use_lifted,
+                }
+                for r, c in self.regimes.items()
+            },
+        }
 
 
 DEPTH_PRIOR_FILE = "depth_prior.json"
 
 
-def check_depth_prior(body, samples: list[dict], depths_file: str | Path, cfg: RegistrationConfig | None = None,
-                      save_to: str | Path | None = None) -> DepthPriorCheck:  # fmt: skip
+def check_depth_prior(
+    body,
+    samples: list[dict],
+    depths_file: str | Path,
+    cfg: RegistrationConfig | None = None,
+    save_to: str | Path | None = None,
+) -> DepthPriorCheck:
     """Register held-out ``samples`` (ground truth ``joints3d`` needed; never shown to the fit)
     2D-only and with the lifter's depths from ``depths_file``, once as they are and once with
     keypoints only (:func:`without_dense`); ``save_to``: a folder that gets ``depth_prior.json``
@@ -126,7 +146,9 @@ def lifted_depth_regimes(folder: str | Path) -> tuple[str, ...]:
     return REGIMES if saved is None else tuple(r for r in REGIMES if saved[r])
 
 
-def attach_lifted_depths(samples: list[dict], depths_file: str | Path, regimes: tuple[str, ...] = REGIMES) -> list[dict]:
+def attach_lifted_depths(
+    samples: list[dict], depths_file: str | Path, regimes: tuple[str, ...] = REGIMES
+) -> list[dict]:
     """``keypoints_depth`` from ``depths_file`` (by sample_id) on the samples whose
     :func:`depth_regime` is in ``regimes``; the others are returned unchanged."""
     from dalnb.data.store import attach_depths
@@ -139,4 +161,3 @@ def attach_lifted_depths(samples: list[dict], depths_file: str | Path, regimes: 
     for i, s in zip(idx, attach_depths([samples[i] for i in idx], depths_file)):
         out[i] = s
     return out
-

@@ -16,17 +16,23 @@ from dalnb.fitting.register import register
 from dalnb.fitting.result import FitResult, load_fits, save_fits
 
 
-def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: RegistrationConfig | None = None,
-                    progress: bool = True, depths_file: str | Path | None = None, depth_regimes: tuple[str, ...] = REGIMES) -> FitResult:  # fmt: skip
+def register_folder(
+    body,
+    samples_dir: str | Path,
+    fits_dir: str | Path,
+    cfg: RegistrationConfig | None = None,
+    progress: bool = True,
+    depths_file: str | Path | None = None,
+    depth_regimes: tuple[str, ...] = REGIMES,
+) -> FitResult:
     """Register every sample shard of a folder into ``fits_dir/fits_<shard>.npz``; resumes by
     skipping shards already fitted. ``depths_file``: per-keypoint depths by sample_id (the
     lifter's, notebook 02) used as the soft depth prior on the samples of ``depth_regimes``
-    (:func:`lifted_depth_regimes` reads notebook 03's measured choice). Under ``torchrun`` (RANK / WORLD_SIZE set) each process
-    takes every WORLD_SIZE-th shard, on its own GPU when there are several; rank 0 waits for
-    the others (a gloo/nccl barrier) and returns all fits."""
-    from tqdm.auto import tqdm
-
+    (:func:`lifted_depth_regimes` reads notebook 03's measured choice). Under ``torchrun`` (RANK /
+    WORLD_SIZE set) each process takes every WORLD_SIZE-th shard, on its own GPU when there are
+    several; rank 0 waits for the others (a gloo/nccl barrier) and returns all fits."""
     from dalnb.data.store import read_shard
+    from dalnb.progress import bar as tqdm
 
     samples_dir, fits_dir = Path(samples_dir), Path(fits_dir)
     shards = sorted(samples_dir.rglob("*.npz"))
@@ -37,7 +43,7 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
     if world > 1 and torch.cuda.is_available():
         cfg = replace(cfg or RegistrationConfig(), device=str(distributed.device_for(None)))
     mine = shards[rank::world]
-    for sh in tqdm(mine, desc=f"registration (rank {rank}/{world})", unit="shard", disable=not progress):
+    for sh in tqdm(mine, desc=f"registration (rank {rank}/{world})", unit="shard", show=progress):
         out = fits_dir / f"fits_{sh.stem}.npz"
         if out.exists():
             continue
@@ -47,4 +53,3 @@ def register_folder(body, samples_dir: str | Path, fits_dir: str | Path, cfg: Re
         save_fits(out, register(body, samples, cfg))
     distributed.barrier()
     return load_fits(fits_dir)
-

@@ -12,8 +12,17 @@ from dalnb.fitting.config import RegistrationConfig, Stage
 from dalnb.fitting.problem import RIGID_FREE, _Problem, _total
 
 
-def adam_step(param: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, step: int, lr: torch.Tensor,
-              rows: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:  # fmt: skip
+def adam_step(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    step: int,
+    lr: torch.Tensor,
+    rows: torch.Tensor,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> None:
     """Adam (Kingma & Ba) in place on (B, D) parameter rows with per-column learning rates
     lr (D,); rows (B,) bool: only these rows move (m and v are updated for all).
 
@@ -44,7 +53,9 @@ def robust_scale(cfg: RegistrationConfig, stage: Stage, it: int) -> float | None
     return s1 + (s0 - s1) * _cosine(it, stage.iters)
 
 
-def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: dict[str, list], active: torch.Tensor) -> torch.Tensor:
+def run_stage(
+    prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: dict[str, list], active: torch.Tensor
+) -> torch.Tensor:
     """Adam on the stage's free parameter columns (cosine-decayed learning rate); samples stop on
     their own. Returns the final per-sample weighted loss."""
     th = prob.theta
@@ -76,7 +87,9 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
             best = torch.where(improved, loss_b, best)
             since = torch.where(improved, torch.zeros_like(since), since + 1)
             run = run & (since < cfg.patience)
-            rows.append(torch.cat([torch.stack([*T.values(), loss_b.nan_to_num(0)]) @ mean_w, run.sum()[None].to(th.dtype)]))
+            rows.append(
+                torch.cat([torch.stack([*T.values(), loss_b.nan_to_num(0)]) @ mean_w, run.sum()[None].to(th.dtype)])
+            )
         if it % 10 == 9 and not run.any():
             break
     names = list(T) + ["total", "active"] if stage.iters else []
@@ -86,4 +99,3 @@ def run_stage(prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: di
         for j, k in enumerate(names):
             history.setdefault(k, []).extend(table[:, j].tolist())
     return loss_b.detach()
-

@@ -25,8 +25,13 @@ from dalnb.fitting.config import RegistrationConfig, Stage
 from dalnb.mesh_io import vertex_areas
 
 #: Columns of the parameter rows.
-PARAM_SLICES: dict[str, slice] = {"rotation": slice(0, 9), "camera": slice(9, 12), "perspective": slice(12, 13),
-                                  "pose": slice(13, 82), "scales": slice(82, 130)}  # fmt: skip
+PARAM_SLICES: dict[str, slice] = {
+    "rotation": slice(0, 9),
+    "camera": slice(9, 12),
+    "perspective": slice(12, 13),
+    "pose": slice(13, 82),
+    "scales": slice(82, 130),
+}
 
 
 N_PARAMS = 130
@@ -88,7 +93,9 @@ class _Problem:
         lo, hi = lim.limit_bounds()
         self.lo, self.hi = torch.as_tensor(lo, dtype=dt, device=device), torch.as_tensor(hi, dtype=dt, device=device)
         self.frames = torch.as_tensor(lim.joint_frames(body.data.segment_axes), dtype=dt, device=device)
-        self.prior_w = torch.as_tensor(pose_prior_weights(cfg.twist_prior, cfg.collar_prior), dtype=dt, device=device)[1:]
+        self.prior_w = torch.as_tensor(pose_prior_weights(cfg.twist_prior, cfg.collar_prior), dtype=dt, device=device)[
+            1:
+        ]
         # parameters
         init = init or {}
         kp = batch.kp
@@ -160,7 +167,9 @@ class _Problem:
             R_local = torch.cat([(rot.nine_to_matrix(self.rot9) @ R_local[:, 0])[:, None], R_local[:, 1:]], 1)
         A, b, _, _ = self.body.transforms_from_matrices(R_local, self.log_sc.exp())
         M = transform_stack(A, b)
-        return pose_points(self.basis_shared, M), (pose_points(self.basis_dense, M, self.basis_dense_t) if self.has_dense else None)
+        return pose_points(self.basis_shared, M), (
+            pose_points(self.basis_dense, M, self.basis_dense_t) if self.has_dense else None
+        )
 
     def current_points(self, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`points` now, or the held body turned rigidly (see :meth:`hold_body`)."""
@@ -208,7 +217,9 @@ class _Problem:
             z = kp3[..., 2] - kp3[:, self.hips, 2].mean(1, keepdim=True)
             T["keypoint_depth"] = Lo.keypoint_depth_loss(z, b.kp_depth, b.kp_depth_w)
         if self.use_part and weights.get("part_dense", 0):
-            T["part_dense"] = Lo.part_dense_loss(proj(Xs[:, self.part_slice]), self.cand_part, b.part_xy, b.part_id, b.part_w, sig)
+            T["part_dense"] = Lo.part_dense_loss(
+                proj(Xs[:, self.part_slice]), self.cand_part, b.part_xy, b.part_id, b.part_w, sig
+            )
         if self.use_sil and weights.get("silhouette", 0):
             P_sil = proj(Xs[:, self.sil_slice])
             px = P_sil * b.size[:, None, None] + b.centre[:, None]
@@ -259,4 +270,3 @@ _LR_SCALE = {"rotation": 1.0, "camera": 0.5, "perspective": 1.0, "pose": 1.0, "s
 
 
 RIGID_FREE = {"rotation", "camera", "perspective"}
-

@@ -22,8 +22,14 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     batch = prepare_batch(body, samples, cfg, densepose_map)
     if init is not None and "camera" in init:  # pixels -> each sample's normalised frame
         cam = init.pop("camera")
-        init["camera_normalised"] = torch.stack([torch.log(cam[:, 0].clamp_min(1e-6) / batch.size), (cam[:, 1] - batch.centre[:, 0]) / batch.size,
-                                                 (cam[:, 2] - batch.centre[:, 1]) / batch.size], 1)  # fmt: skip
+        init["camera_normalised"] = torch.stack(
+            [
+                torch.log(cam[:, 0].clamp_min(1e-6) / batch.size),
+                (cam[:, 1] - batch.centre[:, 0]) / batch.size,
+                (cam[:, 2] - batch.centre[:, 1]) / batch.size,
+            ],
+            1,
+        )
     valid = torch.tensor([s == "ok" for s in batch.status], device=device)
     B = len(samples)
     K = max(cfg.yaw_hypotheses, 1)
@@ -39,7 +45,13 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
         R0 = (base[None] @ Ry[:, None]).reshape(K * B, 3, 3)
         start = {"rotation": R0}
         if init is not None:
-            start.update({k: init[k].repeat(K, *([1] * (init[k].dim() - 1))) for k in ("pose", "segment_scales", "camera_normalised") if k in init})
+            start.update(
+                {
+                    k: init[k].repeat(K, *([1] * (init[k].dim() - 1)))
+                    for k in ("pose", "segment_scales", "camera_normalised")
+                    if k in init
+                }
+            )
         prob = _Problem(body, rep, cfg, device, start)
         loss = run_stage(prob, stages[0], cfg, history, valid.repeat(K))
         best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
@@ -84,12 +96,29 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     persp = torch.where(bad[:, None], torch.zeros_like(persp), persp)
     losses = {k: torch.where(bad, torch.full_like(v, float("nan")), v).cpu() for k, v in T.items()}
     losses["total"] = torch.where(bad, torch.full_like(total, float("nan")), total).cpu()
-    return FitResult(pose.cpu(), sc.cpu(), R.cpu(), cam.cpu(), verts.cpu(), joints.cpu(), losses, status.astype(str),
-                     [str(s.get("sample_id", i)) for i, s in enumerate(samples)], iterations=iters.numpy(), perspective=persp.cpu())  # fmt: skip
+    return FitResult(
+        pose.cpu(),
+        sc.cpu(),
+        R.cpu(),
+        cam.cpu(),
+        verts.cpu(),
+        joints.cpu(),
+        losses,
+        status.astype(str),
+        [str(s.get("sample_id", i)) for i, s in enumerate(samples)],
+        iterations=iters.numpy(),
+        perspective=persp.cpu(),
+    )
 
 
-def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, init: FitResult | dict | None = None,
-             densepose_map=None, progress: bool = False) -> FitResult:  # fmt: skip
+def register(
+    body,
+    samples: list[dict],
+    cfg: RegistrationConfig | None = None,
+    init: FitResult | dict | None = None,
+    densepose_map=None,
+    progress: bool = False,
+) -> FitResult:
     """Fit the template to every sample (defaults = notebook 03's). Samples that cannot be
     fitted get a status saying why; they never affect the others, and no output is NaN.
 
@@ -98,7 +127,7 @@ def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, i
     """
     import time
 
-    from tqdm.auto import tqdm
+    from dalnb.progress import bar as tqdm
 
     cfg = cfg or RegistrationConfig()
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -107,7 +136,7 @@ def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, i
     t0 = time.perf_counter()
     parts, history = [], {}
     n = len(samples)
-    bar = tqdm(total=n, desc="registration", unit="fit", disable=not progress)
+    bar = tqdm(total=n, desc="registration", unit="fit", show=progress)
     for a in range(0, n, cfg.chunk_size):
         chunk = samples[a : a + cfg.chunk_size]
         ini = _slice_init(init, a, a + len(chunk)) if init is not None else None
@@ -124,6 +153,7 @@ def register(body, samples: list[dict], cfg: RegistrationConfig | None = None, i
 
 
 def _slice_init(init, a, b) -> dict:
-    get = (lambda k: getattr(init, k)[a:b]) if isinstance(init, FitResult) else (lambda k: torch.as_tensor(init[k])[a:b])
+    get = (
+        (lambda k: getattr(init, k)[a:b]) if isinstance(init, FitResult) else (lambda k: torch.as_tensor(init[k])[a:b])
+    )
     return {k: get(k).float() for k in ("pose", "segment_scales", "rotation", "camera")}
-

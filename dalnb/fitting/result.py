@@ -30,7 +30,9 @@ class FitResult:
     history: dict[str, np.ndarray] = field(default_factory=dict)  # term -> (iters,) batch means
     iterations: np.ndarray | None = None  # (N,) iterations each sample ran
     seconds: float = 0.0
-    perspective: torch.Tensor | None = None  # (N, 3) kappa (1/m), principal point cx, cy (pixels); None: weak perspective
+    perspective: torch.Tensor | None = (
+        None  # (N, 3) kappa (1/m), principal point cx, cy (pixels); None: weak perspective
+    )
 
     def __len__(self) -> int:
         return len(self.status)
@@ -43,12 +45,20 @@ class FitResult:
         idx = [index] if isinstance(index, int) else index
         pick = lambda t: t[idx]  # noqa: E731
         ids = np.arange(len(self))[idx]
-        return replace(self, pose=pick(self.pose), segment_scales=pick(self.segment_scales), rotation=pick(self.rotation),
-                       camera=pick(self.camera), vertices=pick(self.vertices), joints=pick(self.joints),
-                       losses={k: pick(v) for k, v in self.losses.items()}, status=np.asarray(self.status)[ids],
-                       sample_ids=[self.sample_ids[i] for i in np.atleast_1d(ids)] if self.sample_ids else [],
-                       iterations=None if self.iterations is None else self.iterations[ids],
-                       perspective=None if self.perspective is None else pick(self.perspective))  # fmt: skip
+        return replace(
+            self,
+            pose=pick(self.pose),
+            segment_scales=pick(self.segment_scales),
+            rotation=pick(self.rotation),
+            camera=pick(self.camera),
+            vertices=pick(self.vertices),
+            joints=pick(self.joints),
+            losses={k: pick(v) for k, v in self.losses.items()},
+            status=np.asarray(self.status)[ids],
+            sample_ids=[self.sample_ids[i] for i in np.atleast_1d(ids)] if self.sample_ids else [],
+            iterations=None if self.iterations is None else self.iterations[ids],
+            perspective=None if self.perspective is None else pick(self.perspective),
+        )
 
     def project(self, points: torch.Tensor) -> torch.Tensor:
         """(N, K, 3) model-frame points of these N fits -> (N, K, 2) pixels (``project``)."""
@@ -66,10 +76,19 @@ def concat_fits(parts: list[FitResult]) -> FitResult:
     cat = lambda k: torch.cat([getattr(p, k) for p in parts])  # noqa: E731
     keys = set().union(*[p.losses for p in parts])
     losses = {k: torch.cat([p.losses.get(k, torch.full((len(p),), float("nan"))) for p in parts]) for k in keys}
-    return FitResult(cat("pose"), cat("segment_scales"), cat("rotation"), cat("camera"), cat("vertices"), cat("joints"), losses,
-                     np.concatenate([p.status for p in parts]), sum((p.sample_ids for p in parts), []),
-                     iterations=np.concatenate([p.iterations for p in parts]),
-                     perspective=None if any(p.perspective is None for p in parts) else cat("perspective"))  # fmt: skip
+    return FitResult(
+        cat("pose"),
+        cat("segment_scales"),
+        cat("rotation"),
+        cat("camera"),
+        cat("vertices"),
+        cat("joints"),
+        losses,
+        np.concatenate([p.status for p in parts]),
+        sum((p.sample_ids for p in parts), []),
+        iterations=np.concatenate([p.iterations for p in parts]),
+        perspective=None if any(p.perspective is None for p in parts) else cat("perspective"),
+    )
 
 
 # fits on disk
@@ -81,9 +100,15 @@ def save_fits(path: Path, fits: FitResult, meshes: bool = True) -> Path:
     them again from the parameters)."""
     from dalnb.io import atomic_write_npz
 
-    arr = {"pose": fits.pose.numpy(), "segment_scales": fits.segment_scales.numpy(), "rotation": fits.rotation.numpy(),
-           "camera": fits.camera.numpy(), "status": np.asarray(fits.status, dtype=str), "sample_id": np.asarray(fits.sample_ids, dtype=str),
-           "iterations": fits.iterations if fits.iterations is not None else np.zeros(len(fits), np.int64)}  # fmt: skip
+    arr = {
+        "pose": fits.pose.numpy(),
+        "segment_scales": fits.segment_scales.numpy(),
+        "rotation": fits.rotation.numpy(),
+        "camera": fits.camera.numpy(),
+        "status": np.asarray(fits.status, dtype=str),
+        "sample_id": np.asarray(fits.sample_ids, dtype=str),
+        "iterations": fits.iterations if fits.iterations is not None else np.zeros(len(fits), np.int64),
+    }
     if meshes:
         arr["vertices"], arr["joints"] = fits.vertices.numpy().astype(np.float32), fits.joints.numpy()
     if fits.perspective is not None:
@@ -99,8 +124,14 @@ def save_fits(path: Path, fits: FitResult, meshes: bool = True) -> Path:
 @torch.no_grad()
 def skin_parameters(body, pose: torch.Tensor, segment_scales: torch.Tensor, rotation: torch.Tensor, batch: int = 1024):
     """Full meshes (N, V, 3) and joints (N, 24, 3) of fit parameters, ``batch`` at a time."""
-    outs = [body(pose[a : a + batch].float(), segment_scales=segment_scales[a : a + batch].float(), rotation=rotation[a : a + batch].float())
-            for a in range(0, len(pose), batch)]  # fmt: skip
+    outs = [
+        body(
+            pose[a : a + batch].float(),
+            segment_scales=segment_scales[a : a + batch].float(),
+            rotation=rotation[a : a + batch].float(),
+        )
+        for a in range(0, len(pose), batch)
+    ]
     return torch.cat([o.vertices for o in outs]), torch.cat([o.joints for o in outs])
 
 
@@ -121,8 +152,19 @@ def load_fits(folder: str | Path, body=None) -> FitResult:
                 raise ValueError(f"{f}: saved without meshes; pass body= to skin them from the parameters")
             else:
                 V, J = skin_parameters(body, t("pose"), t("segment_scales"), t("rotation"))
-            parts.append(FitResult(t("pose"), t("segment_scales"), t("rotation"), t("camera"), V, J, losses,
-                                   z["status"], list(z["sample_id"]), iterations=z["iterations"],
-                                   perspective=t("perspective") if "perspective" in z.files else None))  # fmt: skip
+            parts.append(
+                FitResult(
+                    t("pose"),
+                    t("segment_scales"),
+                    t("rotation"),
+                    t("camera"),
+                    V,
+                    J,
+                    losses,
+                    z["status"],
+                    list(z["sample_id"]),
+                    iterations=z["iterations"],
+                    perspective=t("perspective") if "perspective" in z.files else None,
+                )
+            )
     return concat_fits(parts)
-

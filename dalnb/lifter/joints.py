@@ -18,9 +18,15 @@ SHOULDERS = [sk.COCO17.index("left_shoulder"), sk.COCO17.index("right_shoulder")
 #: each COCO-17 keypoint's mirror image (left <-> right)
 MIRROR = sk.mirror_index(sk.COCO17)
 # the eight limbs (skeleton.COCO_LIMBS: upper arms, forearms, thighs, shins) then the trunk
-BONES = [*COCO_LIMBS.values()] + [(sk.COCO17.index(a), sk.COCO17.index(b)) for a, b in [
-    ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"), ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
-]]  # fmt: skip
+BONES = [*COCO_LIMBS.values()] + [
+    (sk.COCO17.index(a), sk.COCO17.index(b))
+    for a, b in [
+        ("left_shoulder", "left_hip"),
+        ("right_shoulder", "right_hip"),
+        ("left_shoulder", "right_shoulder"),
+        ("left_hip", "right_hip"),
+    ]
+]
 
 
 SYMMETRIC = [(0, 2), (1, 3), (4, 6), (5, 7), (8, 9)]  # pairs of indices into BONES

@@ -78,4 +78,3 @@ def template_torso_m(body=None) -> float:
     body = body or BodyModel.default()
     kp = body.keypoints(body.v_template[None], "coco17")[0].double()
     return float((kp[SHOULDERS].mean(0) - kp[HIPS].mean(0)).norm())
-

@@ -35,7 +35,9 @@ def normalize_2d(kp: torch.Tensor, min_scale: float = 1e-3) -> tuple[torch.Tenso
     rms = (((xy - centre[:, None]) ** 2).sum(-1) * m).sum(1).div(m.sum(1)).sqrt()
     scale = torch.where(hips_ok & sh_ok & (torso > min_scale), torso, rms / 1.5)
     if (scale < min_scale).any():
-        raise DegenerateInput(f"keypoints: {int((scale < min_scale).sum())} poses have all visible points at one place (degenerate)")
+        raise DegenerateInput(
+            f"keypoints: {int((scale < min_scale).sum())} poses have all visible points at one place (degenerate)"
+        )
     out = (xy - centre[:, None]) / scale[:, None, None] * m[..., None]
     return out, m, scale
 
@@ -71,7 +73,16 @@ class LifterConfig:
 class _Block(nn.Module):
     def __init__(self, h: int, p: float):
         super().__init__()
-        self.f = nn.Sequential(nn.Linear(h, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(p), nn.Linear(h, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(p))
+        self.f = nn.Sequential(
+            nn.Linear(h, h),
+            nn.BatchNorm1d(h),
+            nn.ReLU(),
+            nn.Dropout(p),
+            nn.Linear(h, h),
+            nn.BatchNorm1d(h),
+            nn.ReLU(),
+            nn.Dropout(p),
+        )
 
     def forward(self, x):
         return x + self.f(x)
@@ -98,10 +109,16 @@ class Discriminator(nn.Module):
     def __init__(self, hidden: int = 512):
         super().__init__()
         n_in = K * 2 + len(BONES)
-        self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))  # fmt: skip
+        self.net = nn.Sequential(
+            nn.Linear(n_in, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, xy: torch.Tensor) -> torch.Tensor:
         bones = torch.stack([(xy[:, a] - xy[:, b]).norm(dim=-1) for a, b in BONES], 1)  # a kinematic-chain feature
         return self.net(torch.cat([xy.flatten(1), bones], 1))[:, 0]
-

@@ -40,6 +40,7 @@ def _augment(xy, m, cfg: LifterConfig, g: torch.Generator):
     m = m * (~drop)
     return xy * m[..., None], m
 
+
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +50,9 @@ class Lifter:
     cfg: LifterConfig
     torso_m: float
     history: dict[str, list] = field(default_factory=dict)
-    resumed_at: int = 0  # the step ``train_lifter`` resumed from (its checkpoint's); = cfg.steps when nothing was left to train
+    resumed_at: int = (
+        0  # the step ``train_lifter`` resumed from (its checkpoint's); = cfg.steps when nothing was left to train
+    )
 
     def lift(self, keypoints2d: torch.Tensor | np.ndarray) -> np.ndarray:
         return lift_depths(self, keypoints2d)
@@ -87,10 +90,12 @@ def lift_3d(lifter: Lifter, keypoints2d) -> np.ndarray:
     return torch.cat([xy, z[..., None]], -1).numpy()
 
 
-def train_lifter(pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str | Path | None = None, progress: bool = False) -> Lifter:
+def train_lifter(
+    pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str | Path | None = None, progress: bool = False
+) -> Lifter:
     """Train on 2D keypoints only ((N, 17, 3) pixels + confidence; never 3D). Resumes from
     ``ckpt`` when it exists; checkpoints are written atomically every ``checkpoint_every`` steps."""
-    from tqdm.auto import tqdm
+    from dalnb.progress import bar as tqdm
 
     cfg = cfg or LifterConfig()
     dev = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -110,13 +115,18 @@ def train_lifter(pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str 
     start = 0
     if ckpt is not None and Path(ckpt).exists():
         st = torch.load(ckpt, map_location=dev, weights_only=False)
-        G.load_state_dict(st["G"]), D.load_state_dict(st["D"]), oG.load_state_dict(st["oG"]), oD.load_state_dict(st["oD"])
+        (
+            G.load_state_dict(st["G"]),
+            D.load_state_dict(st["D"]),
+            oG.load_state_dict(st["oG"]),
+            oD.load_state_dict(st["oD"]),
+        )
         start, history = st["step"], st["history"]
         g.set_state(st["rng"].to(g.get_state().device) if hasattr(st["rng"], "to") else st["rng"])
         log.info("lifter: resumed at step %d from %s", start, ckpt)
     bce = nn.BCEWithLogitsLoss()
     maxa = math.radians(cfg.max_angle_deg)
-    bar = tqdm(range(start, cfg.steps), desc="lifter", disable=not progress, initial=start, total=cfg.steps)
+    bar = tqdm(range(start, cfg.steps), desc="lifter", show=progress, initial=start, total=cfg.steps)
     for step in bar:
         G.train()
         idx = torch.randint(0, len(xy_all), (cfg.batch,), generator=g, device=dev)
@@ -138,7 +148,13 @@ def train_lifter(pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str 
             loss_cycle = ((back - p3.repeat(R, 1, 1)) ** 2).sum(-1).mul(m.repeat(R, 1)).mean()
         else:
             loss_cycle = torch.zeros((), device=dev)
-        lg = cfg.w_adv * loss_adv + cfg.w_sym * loss_sym + cfg.w_ratio * loss_ratio + cfg.w_cycle * loss_cycle + cfg.w_orient * loss_orient
+        lg = (
+            cfg.w_adv * loss_adv
+            + cfg.w_sym * loss_sym
+            + cfg.w_ratio * loss_ratio
+            + cfg.w_cycle * loss_cycle
+            + cfg.w_orient * loss_orient
+        )
         if not torch.isfinite(lg):
             raise FloatingPointError(f"lifter: non-finite generator loss at step {step}")
         oG.zero_grad(set_to_none=True)
@@ -151,11 +167,30 @@ def train_lifter(pool2d: np.ndarray, cfg: LifterConfig | None = None, ckpt: str 
         oD.zero_grad(set_to_none=True)
         ld.backward()
         oD.step()
-        for k, v in (("g_adv", loss_adv), ("d", ld), ("sym", loss_sym), ("ratio", loss_ratio), ("cycle", loss_cycle), ("orient", loss_orient), ("g_total", lg)):
+        for k, v in (
+            ("g_adv", loss_adv),
+            ("d", ld),
+            ("sym", loss_sym),
+            ("ratio", loss_ratio),
+            ("cycle", loss_cycle),
+            ("orient", loss_orient),
+            ("g_total", lg),
+        ):
             history[k].append(float(v.detach()))
         if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
-            atomic_torch_save(ckpt, {"G": G.state_dict(), "D": D.state_dict(), "oG": oG.state_dict(), "oD": oD.state_dict(), "step": step + 1,
-                         "history": history, "rng": g.get_state(), "cfg": cfg.to_dict()})  # fmt: skip
+            atomic_torch_save(
+                ckpt,
+                {
+                    "G": G.state_dict(),
+                    "D": D.state_dict(),
+                    "oG": oG.state_dict(),
+                    "oD": oD.state_dict(),
+                    "step": step + 1,
+                    "history": history,
+                    "rng": g.get_state(),
+                    "cfg": cfg.to_dict(),
+                },
+            )
     G.eval()
     return Lifter(G, cfg, template_torso_m(), history, resumed_at=start)
 
@@ -182,4 +217,3 @@ def write_depths(lifter: Lifter, samples: list[dict], path: str | Path) -> Path:
 
     ids = np.array([s["sample_id"] for s in samples])
     return atomic_write_npz(path, {"sample_id": ids, "keypoints_depth": lift_depths(lifter, keypoint_pool(samples))})
-

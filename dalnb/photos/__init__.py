@@ -6,9 +6,21 @@ from dalnb.photos.fit import (
     PhotoFit,
     detect,
     fit_photos,
+    load_photo_rows,
     mediapipe_python,
     photo_rows,
     show_overlays,
+    unreadable,
 )
 
-__all__ = ["PhotoFit", "detect", "fit_photos", "mediapipe_python", "BLAZEPOSE33", "photo_rows", "show_overlays"]
+__all__ = [
+    "PhotoFit",
+    "detect",
+    "fit_photos",
+    "mediapipe_python",
+    "BLAZEPOSE33",
+    "photo_rows",
+    "show_overlays",
+    "load_photo_rows",
+    "unreadable",
+]

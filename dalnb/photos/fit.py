@@ -5,6 +5,7 @@ mask; a DensePose IUV file, when given, adds dense points. MediaPipe pins numpy 
 runs in its own small environment (``.venv-mediapipe``, made by ``make``; or any Python named
 by ``$DALNB_MEDIAPIPE_PYTHON``) as a subprocess, or in-process when importable here.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,12 +26,40 @@ log = logging.getLogger(__name__)
 __all__ = ["PhotoFit", "detect", "fit_photos", "mediapipe_python", "BLAZEPOSE33", "photo_rows", "show_overlays"]
 
 BLAZEPOSE33 = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
-    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
-    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
-    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-)  # fmt: skip
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
 
 
 @dataclass
@@ -61,8 +90,10 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
     ``keypoints2d`` (17, 3) COCO order with MediaPipe's visibility as confidence, ``mask``."""
     py = mediapipe_python()
     if py is None:
-        raise RuntimeError("MediaPipe is not available: run `make` (it creates .venv-mediapipe) or `pip install mediapipe==0.10.21` "
-                           "in a numpy<2 environment and set DALNB_MEDIAPIPE_PYTHON to its python")  # fmt: skip
+        raise RuntimeError(
+            "MediaPipe is not available: run `make` (it creates .venv-mediapipe) or `pip install mediapipe==0.10.21` "
+            "in a numpy<2 environment and set DALNB_MEDIAPIPE_PYTHON to its python"
+        )
     det_dir = Path(out_dir) / "detections"
     todo = [str(p) for p in paths if not (det_dir / f"{Path(p).stem}.npz").exists()]
     missing = [p for p in todo if not Path(p).exists()]
@@ -77,6 +108,8 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
     out = {}
     idx = [BLAZEPOSE33.index(n) for n in sk.COCO17]
     for p in paths:
+        if not (det_dir / f"{Path(p).stem}.npz").exists():
+            raise RuntimeError(f"{p}: MediaPipe could not read it:\n{r.stderr[-500:] if todo else ''}")
         with np.load(det_dir / f"{Path(p).stem}.npz") as z:
             lm, found, mask = z["landmarks"], bool(z["found"]), z["mask"]
         kp = np.zeros((17, 3), np.float32)
@@ -87,8 +120,17 @@ def detect(paths: list[str | Path], out_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, regressor=None, lifter=None,
-               depth_regimes: tuple[str, ...] = ("dense", "keypoints_only"), min_confidence: float = 0.5) -> list[PhotoFit]:  # fmt: skip
+def fit_photos(
+    paths,
+    out_dir,
+    iuv: dict | None = None,
+    cfg=None,
+    body=None,
+    regressor=None,
+    lifter=None,
+    depth_regimes: tuple[str, ...] = ("dense", "keypoints_only"),
+    min_confidence: float = 0.5,
+) -> list[PhotoFit]:
     """Fit the template to photos. Per photo, in out_dir: ``<stem>_fit.npz`` (fit schema),
     ``<stem>.obj`` (the fitted mesh) and ``<stem>_overlay.png``; each result has ``status``
     and ``keypoint_error_px``. ``iuv``: optional {photo path: DensePose IUV png} for dense points.
@@ -111,20 +153,31 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
     body = body or BodyModel.default()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [str(p) for p in paths]
+    given = [str(p) for p in paths]
+    bad = {p: why for p in given if (why := unreadable(p))}
+    paths = [p for p in given if p not in bad]
+    if not paths:
+        return _write_summary(out_dir, [PhotoFit(p, why, float("nan")) for p, why in bad.items()])
     dets = detect(paths, out_dir)
     samples = []
     for p in paths:
         d = dets[p]
         with Image.open(p) as im:
             img = np.asarray(im.convert("RGB"))
-        s = {"sample_id": Path(p).stem, "image": img, "keypoints2d": d["keypoints2d"], "mask": d["mask"] if d["mask"].any() else None}
+        s = {
+            "sample_id": Path(p).stem,
+            "image": img,
+            "keypoints2d": d["keypoints2d"],
+            "mask": d["mask"] if d["mask"].any() else None,
+        }
         if s["mask"] is None:
             del s["mask"]
         if iuv and p in iuv:
             r = load_densepose_iuv(iuv[p])
             if len(r):
-                best = max(r.samples, key=lambda x: (x["mask"] & d["mask"]).sum() if d["mask"].any() else x["mask"].sum())
+                best = max(
+                    r.samples, key=lambda x: (x["mask"] & d["mask"]).sum() if d["mask"].any() else x["mask"].sum()
+                )
                 s.update({k: best[k] for k in ("dense_xy", "dense_iuv", "dense_uv_space")})
         samples.append(s)
     cfg = cfg or RegistrationConfig()
@@ -134,7 +187,11 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
 
         kps = np.stack([s["keypoints2d"] for s in samples])
         kps[..., 2] = (kps[..., 2] >= min_confidence).astype(np.float32)
-        chosen = [i for i, (p, s) in enumerate(zip(paths, samples)) if dets[p]["found"] and depth_regime(s) in depth_regimes and kps[i, :, 2].sum() >= 8]
+        chosen = [
+            i
+            for i, (p, s) in enumerate(zip(paths, samples))
+            if dets[p]["found"] and depth_regime(s) in depth_regimes and kps[i, :, 2].sum() >= 8
+        ]
         if chosen:
             for i, z in zip(chosen, lift_depths(lifter, kps[chosen])):
                 samples[i]["keypoints_depth"] = z  # NaN where not lifted: no prior there (fitting.prepare_batch)
@@ -144,8 +201,12 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
         from dalnb.training import predict_in_image
 
         n = len(samples)  # photos without a person keep the rest pose (their fit fails: nothing usable)
-        init = {"pose": torch.zeros(n, 24, 3), "segment_scales": torch.ones(n, 24, 2), "rotation": FACING_CAMERA.expand(n, 3, 3).clone(),
-                "camera": torch.ones(n, 3)}  # fmt: skip
+        init = {
+            "pose": torch.zeros(n, 24, 3),
+            "segment_scales": torch.ones(n, 24, 2),
+            "rotation": FACING_CAMERA.expand(n, 3, 3).clone(),
+            "camera": torch.ones(n, 3),
+        }
         found = [i for i, p in enumerate(paths) if dets[p]["found"]]
         if found:
             pred = predict_in_image(body, regressor, [samples[i] for i in found])
@@ -158,7 +219,11 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
         stem = Path(p).stem
         status = str(fits.status[i]) if dets[p]["found"] else "no person detected"
         conf = s["keypoints2d"][:, 2] > 0.5
-        err = float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean()) if conf.any() and status == "ok" else float("nan")
+        err = (
+            float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean())
+            if conf.any() and status == "ok"
+            else float("nan")
+        )
         r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()), depth_prior="keypoints_depth" in s)
         if status == "ok":
             z = body.keypoints(fits.vertices[i : i + 1], "coco17")[0, :, 2].numpy()
@@ -169,18 +234,58 @@ def fit_photos(paths, out_dir, iuv: dict | None = None, cfg=None, body=None, reg
             from io import BytesIO
 
             buf = BytesIO()
-            Image.fromarray(overlay_mesh(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())).save(buf, format="PNG")
+            Image.fromarray(
+                overlay_mesh(s["image"], fits.vertices[i].numpy(), body.faces.numpy(), fits.camera[i].numpy())
+            ).save(buf, format="PNG")
             r.overlay_path = str(atomic_write_bytes(out_dir / f"{stem}_overlay.png", buf.getvalue()))
         results.append(r)
+    by_path = {r.path: r for r in results} | {p: PhotoFit(p, why, float("nan")) for p, why in bad.items()}
+    return _write_summary(out_dir, [by_path[p] for p in given])
+
+
+def unreadable(path: str | Path) -> str:
+    """Why a photo cannot be fitted ('' when it can be read as an image)."""
+    from PIL import Image
+
+    if not Path(path).is_file():
+        return f"no such file: {path}"
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except Exception as e:  # noqa: BLE001 - any decoder error means the same to the user
+        return f"not an image ({type(e).__name__}: {e})"
+    return ""
+
+
+def _write_summary(out_dir: Path, results: list[PhotoFit]) -> list[PhotoFit]:
+    """``out_dir/photos.json``: each photo's status and keypoint error (read back by ``load_photo_rows``)."""
+    from dalnb.io import atomic_write_json
+
+    rows = [{**row, "path": r.path} for row, r in zip(photo_rows(results), results)]
+    atomic_write_json(out_dir / "photos.json", rows)
     return results
 
+
+def load_photo_rows(out_dir: str | Path) -> list[dict]:
+    """The rows ``fit_photos`` saved in ``out_dir`` ([] when it has not run there)."""
+    import json
+
+    path = Path(out_dir) / "photos.json"
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def photo_rows(results: list[PhotoFit]) -> list[dict]:
     """One row per photo: status, keypoints used, keypoint reprojection error and depth prior."""
-    return [{"photo": Path(r.path).name, "status": r.status, "keypoints used": r.n_keypoints,
-             "keypoint reprojection error (px)": round(r.keypoint_error_px, 2), "lifted depth prior": r.depth_prior}
-            for r in results]  # fmt: skip
+    return [
+        {
+            "photo": Path(r.path).name,
+            "status": r.status,
+            "keypoints used": r.n_keypoints,
+            "keypoint reprojection error (px)": round(r.keypoint_error_px, 2),
+            "lifted depth prior": r.depth_prior,
+        }
+        for r in results
+    ]
 
 
 def show_overlays(results: list[PhotoFit], title: str, n: int = 6):

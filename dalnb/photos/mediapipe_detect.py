@@ -7,6 +7,7 @@ the small MediaPipe environment (mediapipe pins numpy < 2):
 writes OUT_DIR/<stem>.npz per image with ``landmarks`` (33, 4) pixels x, y, z, visibility,
 ``mask`` (H, W) bool and ``found`` (bool), then prints one line per image.
 """
+
 import os
 import sys
 
@@ -18,16 +19,24 @@ def main(argv):
 
     out_dir, paths = argv[0], argv[1:]
     os.makedirs(out_dir, exist_ok=True)
-    with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True, min_detection_confidence=0.3) as pose:
+    with mp.solutions.pose.Pose(
+        static_image_mode=True, model_complexity=1, enable_segmentation=True, min_detection_confidence=0.3
+    ) as pose:
         for p in paths:
-            img = np.asarray(Image.open(p).convert("RGB"))
+            try:
+                img = np.asarray(Image.open(p).convert("RGB"))
+            except Exception as e:  # noqa: BLE001 - a bad file is reported, the others go on
+                print(f"{p}: not an image ({type(e).__name__}: {e})", file=sys.stderr)
+                continue
             h, w = img.shape[:2]
             res = pose.process(img)
             found = res.pose_landmarks is not None
             lm = np.zeros((33, 4), np.float32)
             mask = np.zeros((h, w), bool)
             if found:
-                lm = np.array([[q.x * w, q.y * h, q.z * w, q.visibility] for q in res.pose_landmarks.landmark], np.float32)
+                lm = np.array(
+                    [[q.x * w, q.y * h, q.z * w, q.visibility] for q in res.pose_landmarks.landmark], np.float32
+                )
                 if res.segmentation_mask is not None:
                     mask = np.asarray(res.segmentation_mask) > 0.5
             stem = os.path.splitext(os.path.basename(p))[0]

@@ -12,6 +12,7 @@ barycentrics are already exact.
 Cost grows with the pixels covered by face bounding boxes, so it suits meshes whose faces are
 a few pixels wide (a body at 64-512 px).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,15 @@ class Fragments:
         return self.face >= 0
 
 
-def rasterize(xy: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height: int, width: int,
-              perspective: bool = False, max_fragments: int = 50_000_000) -> Fragments:  # fmt: skip
+def rasterize(
+    xy: torch.Tensor,
+    depth: torch.Tensor,
+    faces: torch.Tensor,
+    height: int,
+    width: int,
+    perspective: bool = False,
+    max_fragments: int = 50_000_000,
+) -> Fragments:
     """Rasterize one mesh.
 
     Args:
@@ -67,7 +75,10 @@ def rasterize(xy: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height
     bary_img = torch.zeros(height, width, 3, dtype=dt, device=dev)
     depth_img = torch.full((height, width), float("inf"), dtype=dt, device=dev)
     if int(count.sum()) > max_fragments:
-        raise ValueError(f"rasterize: {int(count.sum())} candidate fragments exceed max_fragments={max_fragments}; faces too large for the image?")
+        raise ValueError(
+            f"rasterize: {int(count.sum())} candidate fragments exceed max_fragments={max_fragments}; faces "
+            f"too large for the image?"
+        )
     # per face: barycentric weights as affine functions of the pixel centre,
     # w_i(x, y) = A_i x + B_i y + C_i, and the vertex depths -> one (F, 12) table
     area = _edge(a, b, c)
@@ -75,8 +86,11 @@ def rasterize(xy: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height
     inv = torch.where(good, 1.0 / torch.where(good, area, torch.ones_like(area)), torch.zeros_like(area))
     coef = []
     for p0, p1 in ((b, c), (c, a), (a, b)):  # w0 opposite a, w1 opposite b, w2 opposite c
-        coef += [-(p1[:, 1] - p0[:, 1]) * inv, (p1[:, 0] - p0[:, 0]) * inv,
-                 ((p1[:, 1] - p0[:, 1]) * p0[:, 0] - (p1[:, 0] - p0[:, 0]) * p0[:, 1]) * inv]  # fmt: skip
+        coef += [
+            -(p1[:, 1] - p0[:, 1]) * inv,
+            (p1[:, 0] - p0[:, 0]) * inv,
+            ((p1[:, 1] - p0[:, 1]) * p0[:, 0] - (p1[:, 0] - p0[:, 0]) * p0[:, 1]) * inv,
+        ]
     table = torch.cat([torch.stack(coef, 1), tz], 1)  # (F, 12)
     ints = torch.stack([j0, i0, nw], 1)  # (F, 3)
     count = torch.where(good, count, torch.zeros_like(count))

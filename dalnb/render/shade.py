@@ -1,5 +1,6 @@
 """Shading of rasterized fragments: Lambert lighting of per-segment albedo, backgrounds and
 occluders (explained in notebook 01). Pure functions on (H, W) fragment buffers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,9 @@ import torch
 
 __all__ = ["vertex_normals", "shade", "background", "random_albedo", "hair_vertices", "random_hair"]
 
-SKIN_TONES = np.array([[0.98, 0.80, 0.68], [0.87, 0.66, 0.52], [0.72, 0.51, 0.36], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]])
+SKIN_TONES = np.array(
+    [[0.98, 0.80, 0.68], [0.87, 0.66, 0.52], [0.72, 0.51, 0.36], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]]
+)
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -25,7 +28,12 @@ def random_albedo(rng: np.random.Generator, segment_names) -> np.ndarray:
     short_sleeves = rng.random() < 0.4
     out = np.zeros((len(segment_names), 3))
     for s, n in enumerate(segment_names):
-        if n in ("head", "neck") or n.endswith("_wrist") or n.endswith("_hand") or (short_sleeves and n.endswith("_elbow")):
+        if (
+            n in ("head", "neck")
+            or n.endswith("_wrist")
+            or n.endswith("_hand")
+            or (short_sleeves and n.endswith("_elbow"))
+        ):
             out[s] = skin
         elif n.endswith("_ankle") or n.endswith("_foot"):
             out[s] = shoes
@@ -37,11 +45,21 @@ def random_albedo(rng: np.random.Generator, segment_names) -> np.ndarray:
 
 
 #: Hair colours (linear RGB albedo): black, dark brown, brown, auburn, blond, grey.
-HAIR_TONES = np.array([[0.04, 0.03, 0.03], [0.12, 0.07, 0.04], [0.28, 0.17, 0.09], [0.40, 0.16, 0.07], [0.75, 0.60, 0.35],
-                       [0.60, 0.60, 0.58]])  # fmt: skip
+HAIR_TONES = np.array(
+    [
+        [0.04, 0.03, 0.03],
+        [0.12, 0.07, 0.04],
+        [0.28, 0.17, 0.09],
+        [0.40, 0.16, 0.07],
+        [0.75, 0.60, 0.35],
+        [0.60, 0.60, 0.58],
+    ]
+)
 
 
-def hair_vertices(rest: np.ndarray, head: np.ndarray, eye_y: float, ear_y: float, ear_z: float, hairline: float, nape: float) -> np.ndarray:
+def hair_vertices(
+    rest: np.ndarray, head: np.ndarray, eye_y: float, ear_y: float, ear_z: float, hairline: float, nape: float
+) -> np.ndarray:
     """(V,) bool: the head's vertices under hair, on the rest-pose template (y up, z towards the face):
     above ``hairline`` metres over the eyes, or behind the ears and above ``nape`` metres under them.
     rest (V, 3); head (V,) bool, the head segment's vertices."""
@@ -58,8 +76,15 @@ def random_hair(rng: np.random.Generator) -> tuple[np.ndarray, float, float] | N
     return colour, float(rng.uniform(0.035, 0.07)), float(rng.uniform(-0.01, 0.09))
 
 
-def shade(face: torch.Tensor, bary: torch.Tensor, faces: torch.Tensor, normals: torch.Tensor, albedo_v: torch.Tensor,
-          light_dir: torch.Tensor, ambient: float = 0.35) -> torch.Tensor:  # fmt: skip
+def shade(
+    face: torch.Tensor,
+    bary: torch.Tensor,
+    faces: torch.Tensor,
+    normals: torch.Tensor,
+    albedo_v: torch.Tensor,
+    light_dir: torch.Tensor,
+    ambient: float = 0.35,
+) -> torch.Tensor:
     """(H, W, 3) colour in [0, 1] where face >= 0 (camera-frame normals; light towards the scene)."""
     m = face >= 0
     out = torch.zeros(*face.shape, 3, dtype=normals.dtype)

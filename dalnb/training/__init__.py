@@ -1,7 +1,7 @@
 """The learning half (notebook 04): the train set, the fit store, regressor training,
 prediction and evaluation, the deform-and-learn rounds and Table 4's baselines."""
 
-from dalnb.training.baselines import one_long_round, single_step_baseline
+from dalnb.training.baselines import ground_truth_fits, label_ceiling, one_long_round, single_step_baseline
 from dalnb.training.config import RoundsConfig, TrainConfig
 from dalnb.training.predict import (
     evaluate_model,
@@ -16,7 +16,23 @@ from dalnb.training.train import train_regressor
 from dalnb.training.trainset import TrainSet, build_trainset
 
 __all__ = [
-    "one_long_round", "single_step_baseline", "RoundsConfig", "TrainConfig", "evaluate_model", "load_regressor",
-    "mean_pose_error", "predict", "predict_in_image", "load_fits_list", "regressor_path", "round_dir", "run_rounds",
-    "FitStore", "train_regressor", "TrainSet", "build_trainset",
+    "ground_truth_fits",
+    "label_ceiling",
+    "one_long_round",
+    "single_step_baseline",
+    "RoundsConfig",
+    "TrainConfig",
+    "evaluate_model",
+    "load_regressor",
+    "mean_pose_error",
+    "predict",
+    "predict_in_image",
+    "load_fits_list",
+    "regressor_path",
+    "round_dir",
+    "run_rounds",
+    "FitStore",
+    "train_regressor",
+    "TrainSet",
+    "build_trainset",
 ]

@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from dalnb.fitting import (
@@ -25,8 +26,18 @@ from dalnb.training.train import train_regressor
 from dalnb.training.trainset import _subset, build_trainset
 
 
-def _baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int, setting: str,
-              seed_offset: int, fits: FitResult | None, progress: bool) -> dict:  # fmt: skip
+def _baseline(
+    body,
+    train: list[dict],
+    test: list[dict],
+    out_dir: str | Path,
+    cfg: RoundsConfig,
+    epochs: int,
+    setting: str,
+    seed_offset: int,
+    fits: FitResult | None,
+    progress: bool,
+) -> dict:
     """A regressor trained from scratch for ``epochs`` epochs on ``fits`` (None: no fits, the
     dense and keypoint losses alone), evaluated on ``test``; resumable, metrics in out_dir."""
     out = Path(out_dir)
@@ -51,17 +62,65 @@ def _baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cf
     return row
 
 
-def single_step_baseline(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int,
-                         progress: bool = True) -> dict:  # fmt: skip
+def single_step_baseline(
+    body,
+    train: list[dict],
+    test: list[dict],
+    out_dir: str | Path,
+    cfg: RoundsConfig,
+    epochs: int,
+    progress: bool = True,
+) -> dict:
     """The paper's single-step baseline: the regressor trained on the dense and keypoint losses
     alone (no registration, no fits), for ``epochs`` epochs; resumable like the rounds."""
     return _baseline(body, train, test, out_dir, cfg, epochs, "single step (no registration)", 99, None, progress)
 
 
-def one_long_round(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, first_fits: FitResult,
-                   epochs: int, progress: bool = True, setting: str = "one long round") -> dict:  # fmt: skip
+def one_long_round(
+    body,
+    train: list[dict],
+    test: list[dict],
+    out_dir: str | Path,
+    cfg: RoundsConfig,
+    first_fits: FitResult,
+    epochs: int,
+    progress: bool = True,
+    setting: str = "one long round",
+) -> dict:
     """Table 4's middle row: round 1's fits only, trained for ``epochs`` epochs (as long as all
     rounds together), no re-registration. Also trains on any subset of the fitted samples
     (pass that subset as ``train``; notebook 06's Table 3 counterpart)."""
     return _baseline(body, train, test, out_dir, cfg, epochs, setting, 98, first_fits, progress)
 
+
+def ground_truth_fits(samples: list[dict]) -> FitResult:
+    """The synthetic samples' true parameters as fits (what perfect registration would give):
+    pose with the root's rotation folded into the global rotation, segment scales, the camera's
+    weak perspective in pixels. Only bodies from our own shape space have true segment scales;
+    the others (anny phenotypes) are left out. Raises ``ValueError`` without ``gt_pose``."""
+    from dalnb import rotations as rot
+
+    keep = [s for s in samples if "gt_pose" in s and np.isfinite(s["gt_segment_scales"]).all()]
+    if not keep:
+        raise ValueError("ground_truth_fits: no sample with gt_pose and finite gt_segment_scales (synthetic renders)")
+    pose = torch.as_tensor(np.stack([s["gt_pose"] for s in keep]), dtype=torch.float32)
+    root = rot.axis_angle_to_matrix(pose[:, 0])
+    rotation = torch.as_tensor(np.stack([s["gt_rotation"] for s in keep]), dtype=torch.float32) @ root
+    pose = torch.cat([torch.zeros_like(pose[:, :1]), pose[:, 1:]], 1)
+    scales = torch.as_tensor(np.stack([s["gt_segment_scales"] for s in keep]), dtype=torch.float32)
+    camera = torch.as_tensor(np.stack([s["gt_camera"] for s in keep]), dtype=torch.float32)
+    n = len(keep)
+    empty = torch.zeros(n, 0, 3)
+    ids = [str(s["sample_id"]) for s in keep]
+    return FitResult(pose, scales, rotation, camera, empty, empty, {"total": torch.zeros(n)}, np.full(n, "ok"), ids)
+
+
+def label_ceiling(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int,
+                  progress: bool = True) -> dict:  # fmt: skip
+    """What better labels could reach at this scale: the regressor trained from scratch for
+    ``epochs`` epochs on the true parameters of the training bodies in our shape space
+    (``ground_truth_fits``), evaluated like the rounds; resumable."""
+    fits = ground_truth_fits(train)
+    keep = set(fits.sample_ids)
+    sub = [s for s in train if str(s["sample_id"]) in keep]
+    return _baseline(body, sub, test, out_dir, cfg, epochs, "true parameters", 97, fits, progress)

@@ -30,7 +30,9 @@ class TrainConfig:
 class RoundsConfig:
     rounds: int = 3
     first_iters: int = 300  # registration from the rest pose (round 1)
-    later_iters: int = 300  # from the regressor's prediction (rounds 2..R); 100 left fits worse than round 1's (notebook 04)
+    later_iters: int = (
+        300  # from the regressor's prediction (rounds 2..R); 100 left fits worse than round 1's (notebook 04)
+    )
     refine_iters: int = 50  # test-time refinement
     epochs_per_round: int = 4
     n_eval: int = 200  # test samples evaluated per round

@@ -47,7 +47,9 @@ def predict(body, model: Regressor, data: TrainSet, batch: int = 256, device: st
     return FitResult(*cat, losses={}, status=np.full(n, "ok"), sample_ids=list(data.sample_ids))
 
 
-def predict_in_image(body, model: Regressor, samples: list[dict], margin: float = 1.3, device: str | None = None) -> FitResult:
+def predict_in_image(
+    body, model: Regressor, samples: list[dict], margin: float = 1.3, device: str | None = None
+) -> FitResult:
     """Predict on uncropped samples (real photos, Human3.6M frames): each is cropped around
     its keypoints (``dalnb.data.crop``), predicted, and the camera mapped back to the original
     image's pixels, so the result can start registration on the original annotations."""
@@ -57,7 +59,9 @@ def predict_in_image(body, model: Regressor, samples: list[dict], margin: float 
     pred = predict(body, model, build_trainset(crops, model.cfg.image_size), device=device)
     box = torch.as_tensor(np.stack([c["crop_box"] for c in crops]), dtype=torch.float32)  # (B, 3) x0, y0, side
     k = box[:, 2] / model.cfg.image_size
-    pred.camera = torch.stack([pred.camera[:, 0] * k, pred.camera[:, 1] * k + box[:, 0], pred.camera[:, 2] * k + box[:, 1]], 1)
+    pred.camera = torch.stack(
+        [pred.camera[:, 0] * k, pred.camera[:, 1] * k + box[:, 0], pred.camera[:, 2] * k + box[:, 1]], 1
+    )
     return pred
 
 
@@ -69,8 +73,9 @@ def load_regressor(path: str | Path, device: str = "cpu") -> Regressor:
 
 
 # evaluation
-def evaluate_model(body, model: Regressor, samples: list[dict], refine_iters: int = 50, device: str | None = None,
-                   seed: int = 0) -> tuple[dict, FitResult, FitResult | None]:  # fmt: skip
+def evaluate_model(
+    body, model: Regressor, samples: list[dict], refine_iters: int = 50, device: str | None = None, seed: int = 0
+) -> tuple[dict, FitResult, FitResult | None]:
     """Metrics of the regressor on samples with ground truth, before and after test-time
     refinement (registration from the prediction for ``refine_iters`` iterations)."""
     from dalnb.metrics import evaluate
@@ -115,10 +120,11 @@ def mean_pose_error(body, targets: torch.Tensor, samples: list[dict]) -> float:
     from dalnb.metrics import pa_mpjpe
 
     with torch.no_grad():
-        H = body.keypoints(params_to_body(body, Prediction.from_flat(mean_target(targets)[None])).vertices, "h36m17").numpy()
+        H = body.keypoints(
+            params_to_body(body, Prediction.from_flat(mean_target(targets)[None])).vertices, "h36m17"
+        ).numpy()
     gt = np.stack([s["joints3d"] for s in samples])
     return float(pa_mpjpe(np.repeat(H, len(gt), 0), gt).mean() * 1000)
-
 
 
 def training_history(path: str | Path) -> list[dict]:

@@ -37,8 +37,9 @@ from dalnb.training.trainset import TrainSet, _subset, build_trainset
 
 
 # the rounds
-def _register_sharded(body, samples: list[dict], cfg: RegistrationConfig, init: FitResult | None, path: Path,
-                      progress: bool = False) -> FitResult:  # fmt: skip
+def _register_sharded(
+    body, samples: list[dict], cfg: RegistrationConfig, init: FitResult | None, path: Path, progress: bool = False
+) -> FitResult:
     """Register (each torchrun rank its share), save to ``path`` (rank 0), return all fits in
     sample order."""
     rank, world = distributed.rank_world()
@@ -51,9 +52,16 @@ def _register_sharded(body, samples: list[dict], cfg: RegistrationConfig, init: 
         cfg = replace(cfg, device=str(distributed.device_for(None)))
     part = path.with_name(f"{path.stem}.rank{rank}.npz")
     mine = list(range(rank, len(samples), world))
-    save_fits(part, register(body, [samples[i] for i in mine], cfg, init=init.take(mine) if init is not None else None), meshes=False)
+    save_fits(
+        part,
+        register(body, [samples[i] for i in mine], cfg, init=init.take(mine) if init is not None else None),
+        meshes=False,
+    )
     distributed.barrier()
-    allf = _reorder(load_fits_list([path.with_name(f"{path.stem}.rank{r}.npz") for r in range(world)], body), [s["sample_id"] for s in samples])
+    allf = _reorder(
+        load_fits_list([path.with_name(f"{path.stem}.rank{r}.npz") for r in range(world)], body),
+        [s["sample_id"] for s in samples],
+    )
     if rank == 0:
         save_fits(path, allf, meshes=False)
     distributed.barrier()
@@ -84,8 +92,16 @@ def regressor_path(out_dir: str | Path, r: int | None = None) -> Path:
     return (round_dir(out_dir, r) if r is not None else Path(out_dir)) / "regressor.pt"
 
 
-def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, first_fits: FitResult | None = None,
-               progress: bool = True, on_round=None) -> list[dict]:  # fmt: skip
+def run_rounds(
+    body,
+    train: list[dict],
+    test: list[dict],
+    out_dir: str | Path,
+    cfg: RoundsConfig,
+    first_fits: FitResult | None = None,
+    progress: bool = True,
+    on_round=None,
+) -> list[dict]:
     """Run (or resume) R rounds in ``out_dir``; returns one metrics row per round (on ``test``).
 
     ``first_fits``: round 1's registration when it was already done (notebook 03's fits of the
@@ -117,7 +133,9 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
         else:
             # round 1 from the rest pose; later rounds from the regressor's pose and shape, the stiff
             # stage trying four headings around its rotation (its weakest output)
-            rc = RegistrationConfig.with_iters(cfg.first_iters if r == 1 else cfg.later_iters, seed=cfg.seed, device=cfg.device)
+            rc = RegistrationConfig.with_iters(
+                cfg.first_iters if r == 1 else cfg.later_iters, seed=cfg.seed, device=cfg.device
+            )
             fits = _register_sharded(body, train_ok, rc, prev_pred if r > 1 else None, fpath, progress)
         # 2. the fit store keeps the best fit per sample
         spath = rd / "store.npz"
@@ -131,11 +149,15 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
         # 3. train (continuing from the previous round's weights)
         ckpt = regressor_path(out, r)
         if r > 1 and not ckpt.exists():
-            model.load_state_dict(torch.load(regressor_path(out, r - 1), map_location="cpu", weights_only=False)["model"])
+            model.load_state_dict(
+                torch.load(regressor_path(out, r - 1), map_location="cpu", weights_only=False)["model"]
+            )
         targets, w = store.targets(data.sizes), store.valid
         if r == 1 and not ckpt.exists():
             model.set_mean(targets[w])
-        tcfg = replace(cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device)
+        tcfg = replace(
+            cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device
+        )
         sub = _subset(data, w)
         hist = train_regressor(body, model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=progress)
         # 4. evaluate on the test set
@@ -146,9 +168,18 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
             row, _, _ = evaluate_model(body, model, test_eval, cfg.refine_iters, cfg.device, cfg.seed)
             fit_err = _fit_error(body, fits, train_ok)
             store_err = _fit_error(body, store.as_fits(body), train_ok)
-            row = {"round": r, **row, "mean_pose_pa_mpjpe_mm": mean_pose_error(body, targets[w], test_eval), "fits_replaced": replaced,
-                   "fit_loss_median": float(store.loss[store.valid].median()), "train_fit_pa_mpjpe_mm": fit_err, "store_fit_pa_mpjpe_mm": store_err,
-                   "train_loss_last": hist[-1]["total"], "train_samples": int(w.sum()), "seconds": time.perf_counter() - t_round}  # fmt: skip
+            row = {
+                "round": r,
+                **row,
+                "mean_pose_pa_mpjpe_mm": mean_pose_error(body, targets[w], test_eval),
+                "fits_replaced": replaced,
+                "fit_loss_median": float(store.loss[store.valid].median()),
+                "train_fit_pa_mpjpe_mm": fit_err,
+                "store_fit_pa_mpjpe_mm": store_err,
+                "train_loss_last": hist[-1]["total"],
+                "train_samples": int(w.sum()),
+                "seconds": time.perf_counter() - t_round,
+            }
             if rank == 0:
                 atomic_write_json(mpath, row)
         rows.append(row)
@@ -170,25 +201,52 @@ def run_rounds(body, train: list[dict], test: list[dict], out_dir: str | Path, c
     return rows
 
 
-def _finetune(body, model: Regressor, data: TrainSet, store: FitStore, train: list[dict], test: list[dict], out: Path, cfg: RoundsConfig,
-              progress: bool) -> dict:  # fmt: skip
+def _finetune(
+    body,
+    model: Regressor,
+    data: TrainSet,
+    store: FitStore,
+    train: list[dict],
+    test: list[dict],
+    out: Path,
+    cfg: RoundsConfig,
+    progress: bool,
+) -> dict:
     """The last round's regressor trained on for ``finetune_epochs`` on the samples matching
     ``finetune_where`` (their stored fits); resumable like a round."""
     fd = out / "finetune"
     mpath = fd / "metrics.json"
     if mpath.exists():
         return json.loads(mpath.read_text())
-    keep = torch.tensor([all(str(s.get(k)) == str(v) for k, v in cfg.finetune_where.items()) for s in train]) & store.valid
+    keep = (
+        torch.tensor([all(str(s.get(k)) == str(v) for k, v in cfg.finetune_where.items()) for s in train]) & store.valid
+    )
     if not keep.any():
         raise ValueError(f"finetune_where {cfg.finetune_where}: no fitted training sample matches")
     t0 = time.perf_counter()
-    tcfg = replace(cfg.train, epochs=cfg.finetune_epochs, seed=cfg.seed * 1000 + 999, device=cfg.device or cfg.train.device)
-    hist = train_regressor(body, model, _subset(data, keep), store.targets(data.sizes)[keep], tcfg, ckpt=regressor_path(fd), tag="fine-tune",
-                           progress=progress)  # fmt: skip
+    tcfg = replace(
+        cfg.train, epochs=cfg.finetune_epochs, seed=cfg.seed * 1000 + 999, device=cfg.device or cfg.train.device
+    )
+    hist = train_regressor(
+        body,
+        model,
+        _subset(data, keep),
+        store.targets(data.sizes)[keep],
+        tcfg,
+        ckpt=regressor_path(fd),
+        tag="fine-tune",
+        progress=progress,
+    )
     row, _, _ = evaluate_model(body, model, test, cfg.refine_iters, cfg.device, cfg.seed)
-    row = {"round": cfg.rounds + 1, "finetune": True, "finetune_where": dict(cfg.finetune_where), **row, "train_samples": int(keep.sum()),
-           "train_loss_last": hist[-1]["total"], "seconds": time.perf_counter() - t0}  # fmt: skip
+    row = {
+        "round": cfg.rounds + 1,
+        "finetune": True,
+        "finetune_where": dict(cfg.finetune_where),
+        **row,
+        "train_samples": int(keep.sum()),
+        "train_loss_last": hist[-1]["total"],
+        "seconds": time.perf_counter() - t0,
+    }
     if distributed.rank_world()[0] == 0:
         atomic_write_json(mpath, row)
     return row
-

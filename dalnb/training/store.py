@@ -66,12 +66,28 @@ class FitStore:
         """The stored parameters with their meshes (samples never fitted keep the rest pose)."""
         V, J = skin_parameters(body, self.pose, self.segment_scales, self.rotation)
         status = np.where(self.valid.numpy(), "ok", "never fitted")
-        return FitResult(self.pose, self.segment_scales, self.rotation, self.camera, V, J, {"total": self.loss.clone()}, status,
-                         list(self.sample_ids))  # fmt: skip
+        return FitResult(
+            self.pose,
+            self.segment_scales,
+            self.rotation,
+            self.camera,
+            V,
+            J,
+            {"total": self.loss.clone()},
+            status,
+            list(self.sample_ids),
+        )
 
     def save(self, path: str | Path) -> Path:
-        return atomic_write_npz(path, {"sample_id": np.asarray(self.sample_ids), **{k: getattr(self, k).numpy() for k in self.KEYS},
-                                       "loss": self.loss.numpy(), "round": self.round.numpy()})  # fmt: skip
+        return atomic_write_npz(
+            path,
+            {
+                "sample_id": np.asarray(self.sample_ids),
+                **{k: getattr(self, k).numpy() for k in self.KEYS},
+                "loss": self.loss.numpy(),
+                "round": self.round.numpy(),
+            },
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> FitStore:
@@ -80,4 +96,3 @@ class FitStore:
             for k in (*cls.KEYS, "loss", "round"):
                 setattr(st, k, torch.as_tensor(z[k]))
         return st
-

@@ -30,8 +30,16 @@ def _kp_support(body) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(ids), torch.as_tensor(reg[:, ids], dtype=torch.float32)
 
 
-def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tensor | None, cfg: TrainConfig,
-                    ckpt: str | Path | None = None, tag: str = "", progress: bool = False) -> list[dict]:  # fmt: skip
+def train_regressor(
+    body,
+    model: Regressor,
+    data: TrainSet,
+    targets: torch.Tensor | None,
+    cfg: TrainConfig,
+    ckpt: str | Path | None = None,
+    tag: str = "",
+    progress: bool = False,
+) -> list[dict]:
     """Train ``model`` in place for ``cfg.epochs`` epochs; returns per-epoch mean losses.
 
     ``targets`` (N, D) from the fit store (None: the single-step baseline, dense and keypoint
@@ -40,7 +48,7 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
     seeded per epoch, so a resumed run ends with the same weights as an uninterrupted one. A
     non-finite loss stops training with a message naming the step, before any update or save.
     """
-    from tqdm.auto import tqdm
+    from dalnb.progress import bar as tqdm
 
     rank, world = distributed.rank_world()
     dev = distributed.device_for(cfg.device)
@@ -68,21 +76,27 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
     batch = max(min(cfg.batch, N // world), 1)  # small sets: one smaller batch per step
     steps_per_epoch = max(N // (batch * world), 1)
     sched_total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + np.cos(np.pi * min(i / max(sched_total, 1), 1.0))) * 0.95 + 0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1 + np.cos(np.pi * min(i / max(sched_total, 1), 1.0))) * 0.95 + 0.05
+    )
     if start and "sched" in st:
         sched.load_state_dict(st["sched"])
-        for group, lr in zip(opt.param_groups, sched.get_last_lr()):  # the constructor reset them to the schedule's start
+        for group, lr in zip(
+            opt.param_groups, sched.get_last_lr()
+        ):  # the constructor reset them to the schedule's start
             group["lr"] = lr
     autocast = dev.type == "cuda" and cfg.bf16
     for epoch in range(start, cfg.epochs):
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
         perm = torch.randperm(N, generator=g)[: steps_per_epoch * batch * world]
-        flips = torch.rand(perm.shape, generator=g) < cfg.mirror  # per sample of the epoch, drawn before the loop: resumable
+        flips = (
+            torch.rand(perm.shape, generator=g) < cfg.mirror
+        )  # per sample of the epoch, drawn before the loop: resumable
         mine = perm.reshape(steps_per_epoch, world, batch)[:, rank]
         mine_flip = flips.reshape(steps_per_epoch, world, batch)[:, rank]
         sums: dict[str, float] = {}
-        bar = tqdm(mine, desc=f"{tag} epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
+        bar = tqdm(mine, desc=f"{tag} epoch {epoch + 1}/{cfg.epochs}", show=progress and rank == 0, leave=False)
         for step, idx in enumerate(bar):
             img = data.images[idx].to(dev, non_blocking=True).float() / 255
             tgt = None if targets is None else targets[idx].to(dev)
@@ -92,12 +106,18 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
                 pred = net(img)
             if not torch.isfinite(pred).all():
-                raise FloatingPointError(f"{tag or 'regressor'}: non-finite prediction at epoch {epoch + 1}, step {step}; "
-                                         "no update or checkpoint was written")  # fmt: skip
-            T = regressor_loss(body_d, pred.float(), tgt, dv, dxy, data.dense_w[idx].to(dev), kp, support, kp_reg, model.cfg)
+                raise FloatingPointError(
+                    f"{tag or 'regressor'}: non-finite prediction at epoch {epoch + 1}, step {step}; "
+                    "no update or checkpoint was written"
+                )
+            T = regressor_loss(
+                body_d, pred.float(), tgt, dv, dxy, data.dense_w[idx].to(dev), kp, support, kp_reg, model.cfg
+            )
             if not torch.isfinite(T["total"]):
-                raise FloatingPointError(f"{tag or 'regressor'}: non-finite loss at epoch {epoch + 1}, step {step} "
-                                         f"({ {k: float(v) for k, v in T.items()} }); no update or checkpoint was written")  # fmt: skip
+                raise FloatingPointError(
+                    f"{tag or 'regressor'}: non-finite loss at epoch {epoch + 1}, step {step} "
+                    f"({ {k: float(v) for k, v in T.items()} }); no update or checkpoint was written"
+                )
             opt.zero_grad(set_to_none=True)
             T["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -109,9 +129,17 @@ def train_regressor(body, model: Regressor, data: TrainSet, targets: torch.Tenso
         history.append({"epoch": epoch + 1, **{k: v / len(mine) for k, v in sums.items()}})
         distributed.broadcast_buffers(model)  # BatchNorm statistics are per rank: every rank takes rank 0's
         if ckpt is not None and rank == 0:
-            atomic_torch_save(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1, "history": history,
-                                     "regressor": model.cfg.to_dict()})  # fmt: skip
+            atomic_torch_save(
+                ckpt,
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "regressor": model.cfg.to_dict(),
+                },
+            )
         distributed.barrier()
     model.eval()
     return history
-

@@ -89,6 +89,12 @@ def build_trainset(samples: list[dict], image_size: int, skip_bad: bool = False)
 
 def _subset(data: TrainSet, keep: torch.Tensor) -> TrainSet:
     k = keep.nonzero()[:, 0]
-    return TrainSet(data.images[k], data.dense_vertex[k], data.dense_xy[k], data.dense_w[k], data.keypoints[k], data.sizes[k],
-                    [data.sample_ids[i] for i in k.tolist()])  # fmt: skip
-
+    return TrainSet(
+        data.images[k],
+        data.dense_vertex[k],
+        data.dense_xy[k],
+        data.dense_w[k],
+        data.keypoints[k],
+        data.sizes[k],
+        [data.sample_ids[i] for i in k.tolist()],
+    )

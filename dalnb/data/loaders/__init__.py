@@ -26,8 +26,22 @@ from dalnb.data.loaders.h36m import (
 from dalnb.data.loaders.mpii import MPII16, load_mpii
 
 __all__ = [
-    "DataError", "LoadResult", "load_densepose_annotation", "load_densepose_coco", "load_coco_keypoints",
-    "load_mpii", "load_h36m", "h36m_split", "project_h36m", "world_to_camera_h36m", "decode_iuv_png",
-    "iuv_to_dense_points", "load_densepose_results", "load_densepose_iuv", "load_apply_net_dump", "MPII16",
-    "H36M_TRAIN", "H36M_TEST",
+    "DataError",
+    "LoadResult",
+    "load_densepose_annotation",
+    "load_densepose_coco",
+    "load_coco_keypoints",
+    "load_mpii",
+    "load_h36m",
+    "h36m_split",
+    "project_h36m",
+    "world_to_camera_h36m",
+    "decode_iuv_png",
+    "iuv_to_dense_points",
+    "load_densepose_results",
+    "load_densepose_iuv",
+    "load_apply_net_dump",
+    "MPII16",
+    "H36M_TRAIN",
+    "H36M_TEST",
 ]

@@ -1,5 +1,4 @@
-"""COCO keypoints json (person_keypoints_*.json) -> samples with COCO-17 keypoints.
-"""
+"""COCO keypoints json (person_keypoints_*.json) -> samples with COCO-17 keypoints."""
 
 from __future__ import annotations
 
@@ -10,8 +9,9 @@ import numpy as np
 from dalnb.data.loaders.common import LoadResult, _coco_records, _Collector, _read_json
 
 
-def load_coco_keypoints(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False,
-                        require_image: bool = True) -> LoadResult:  # fmt: skip
+def load_coco_keypoints(
+    json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False, require_image: bool = True
+) -> LoadResult:
     """One sample per person annotation with keypoints: ``keypoints2d`` (17, 3) (v: 0 missing,
     1 labelled but occluded, 2 visible), ``image_path``, ``bbox`` and ``mask`` from the
     segmentation (pycocotools)."""
@@ -38,13 +38,21 @@ def load_coco_keypoints(json_path: str | Path, image_dir: str | Path | None = No
         if require_image and not path.exists():
             col.bad(f"{where}: image {path} not found")
             continue
-        s = {"sample_id": f"coco-{a.get('id', i)}", "image_path": str(path), "keypoints2d": kp, "bbox": np.asarray(a.get("bbox", [0, 0, w, h]), np.float32),
-             "image_size": np.array([h, w])}  # fmt: skip
+        s = {
+            "sample_id": f"coco-{a.get('id', i)}",
+            "image_path": str(path),
+            "keypoints2d": kp,
+            "bbox": np.asarray(a.get("bbox", [0, 0, w, h]), np.float32),
+            "image_size": np.array([h, w]),
+        }
         seg = a.get("segmentation")
         if seg:
-            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg, list) else (mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg)
+            rle = (
+                mask_utils.frPyObjects(seg, h, w)
+                if isinstance(seg, list)
+                else (mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg)
+            )
             m = mask_utils.decode(rle)
             s["mask"] = (m.max(2) if m.ndim == 3 else m).astype(bool)
         col.result.samples.append(s)
     return col.result
-

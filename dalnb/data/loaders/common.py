@@ -68,4 +68,3 @@ def _coco_records(data: dict, path: Path):
         if k not in data:
             raise DataError(f"{path}: missing top-level key {k!r} (not a COCO annotation file?)")
     return {im["id"]: im for im in data["images"]}, data["annotations"]
-

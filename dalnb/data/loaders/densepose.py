@@ -51,8 +51,9 @@ def load_densepose_annotation(path: str | Path) -> dict:
     }
 
 
-def load_densepose_coco(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False,
-                        require_image: bool = True) -> LoadResult:  # fmt: skip
+def load_densepose_coco(
+    json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False, require_image: bool = True
+) -> LoadResult:
     """DensePose-COCO json: per person ``dp_x, dp_y`` (0-255 in the box frame), ``dp_I, dp_U,
     dp_V`` and ``dp_masks`` (14 RLE part masks on a 256 x 256 box frame, pycocotools)."""
     from pycocotools import mask as mask_utils
@@ -88,15 +89,19 @@ def load_densepose_coco(json_path: str | Path, image_dir: str | Path | None = No
             col.bad(f"{where}: image {path} not found")
             continue
         s = {
-            "sample_id": f"densepose-coco-{a.get('id', i)}", "image_path": str(path),
+            "sample_id": f"densepose-coco-{a.get('id', i)}",
+            "image_path": str(path),
             "dense_xy": np.stack([x0 + dx / 255.0 * bw, y0 + dy / 255.0 * bh], 1).astype(np.float32),
-            "dense_iuv": np.stack([I, U, V], 1).astype(np.float32), "dense_uv_space": "densepose",
+            "dense_iuv": np.stack([I, U, V], 1).astype(np.float32),
+            "dense_uv_space": "densepose",
             "bbox": np.array([x0, y0, bw, bh], np.float32),
-        }  # fmt: skip
+        }
         if "keypoints" in a:
             s["keypoints2d"] = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
         if a.get("dp_masks"):
-            s["mask"] = _dp_masks_to_image(a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils)
+            s["mask"] = _dp_masks_to_image(
+                a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils
+            )
         col.result.samples.append(s)
     return col.result
 
@@ -132,7 +137,9 @@ def decode_iuv_png(path_or_bytes, channel_order: str = "opencv") -> np.ndarray:
         with Image.open(src) as im:
             a = np.asarray(im.convert("RGB"))
     except (FileNotFoundError, OSError) as e:
-        raise DataError(f"{path_or_bytes if not isinstance(path_or_bytes, bytes) else 'png bytes'}: cannot read IUV png ({e})") from e
+        raise DataError(
+            f"{path_or_bytes if not isinstance(path_or_bytes, bytes) else 'png bytes'}: cannot read IUV png ({e})"
+        ) from e
     if channel_order == "opencv":
         I, U, V = a[..., 2], a[..., 1], a[..., 0]
     elif channel_order == "rgb":
@@ -144,8 +151,9 @@ def decode_iuv_png(path_or_bytes, channel_order: str = "opencv") -> np.ndarray:
     return np.stack([I.astype(np.float32), U / 255.0, V / 255.0], -1).astype(np.float32)
 
 
-def iuv_to_dense_points(iuv: np.ndarray, n_points: int = 125, seed: int = 0, mask: np.ndarray | None = None,
-                        offset=(0.0, 0.0)) -> dict:  # fmt: skip
+def iuv_to_dense_points(
+    iuv: np.ndarray, n_points: int = 125, seed: int = 0, mask: np.ndarray | None = None, offset=(0.0, 0.0)
+) -> dict:
     """Turn a dense IUV map (H, W, 3) into DensePose-COCO-like points: a grid over the body
     pixels (inside ``mask`` when given) thinned to at most ``n_points``."""
     m = iuv[..., 0] > 0
@@ -153,7 +161,11 @@ def iuv_to_dense_points(iuv: np.ndarray, n_points: int = 125, seed: int = 0, mas
         m &= mask
     ys, xs = np.nonzero(m)
     if len(ys) == 0:
-        return {"dense_xy": np.zeros((0, 2), np.float32), "dense_iuv": np.zeros((0, 3), np.float32), "dense_uv_space": "densepose"}
+        return {
+            "dense_xy": np.zeros((0, 2), np.float32),
+            "dense_iuv": np.zeros((0, 3), np.float32),
+            "dense_uv_space": "densepose",
+        }
     g = max(int(np.sqrt(len(ys) / n_points)), 1)
     keep = (ys % g == g // 2) & (xs % g == g // 2)
     ys, xs = ys[keep], xs[keep]
@@ -167,8 +179,13 @@ def iuv_to_dense_points(iuv: np.ndarray, n_points: int = 125, seed: int = 0, mas
     }
 
 
-def load_densepose_iuv(iuv_png: str | Path, inds_png: str | Path | None = None, image_path: str | Path | None = None,
-                       n_points: int = 125, min_pixels: int = 200) -> LoadResult:  # fmt: skip
+def load_densepose_iuv(
+    iuv_png: str | Path,
+    inds_png: str | Path | None = None,
+    image_path: str | Path | None = None,
+    n_points: int = 125,
+    min_pixels: int = 200,
+) -> LoadResult:
     """A DensePose-RCNN inference output (IUV png as OpenCV writes it, and optionally the
     instance-index png) -> one sample per person instance with dense points in image pixels."""
     from PIL import Image
@@ -191,16 +208,25 @@ def load_densepose_iuv(iuv_png: str | Path, inds_png: str | Path | None = None, 
         m = (inds == k) & (iuv[..., 0] > 0)
         if m.sum() < min_pixels:
             continue
-        s = {"sample_id": f"densepose-iuv-{Path(iuv_png).stem}-{int(k)}", "instance": int(k), "mask": m,
-             **iuv_to_dense_points(iuv, n_points, seed=int(k), mask=m)}  # fmt: skip
+        s = {
+            "sample_id": f"densepose-iuv-{Path(iuv_png).stem}-{int(k)}",
+            "instance": int(k),
+            "mask": m,
+            **iuv_to_dense_points(iuv, n_points, seed=int(k), mask=m),
+        }
         if image_path is not None:
             s["image_path"] = str(image_path)
         out.samples.append(s)
     return out
 
 
-def load_densepose_results(json_path: str | Path, image_dir: str | Path | None = None, min_score: float = 0.5,
-                           n_points: int = 125, skip_bad: bool = False) -> LoadResult:  # fmt: skip
+def load_densepose_results(
+    json_path: str | Path,
+    image_dir: str | Path | None = None,
+    min_score: float = 0.5,
+    n_points: int = 125,
+    skip_bad: bool = False,
+) -> LoadResult:
     """COCO DensePose challenge results json: per detection a base64 png of the box (channel
     0 = I, 1 = U*255, 2 = V*255) -> dense points in image pixels."""
     json_path = Path(json_path)
@@ -225,9 +251,13 @@ def load_densepose_results(json_path: str | Path, image_dir: str | Path | None =
         if exp != iuv.shape[:2]:
             col.bad(f"{where}: uv_data is {iuv.shape[:2]}, uv_shape says {exp}")
             continue
-        s = {"sample_id": f"densepose-det-{det.get('image_id', '?')}-{i}", "image_id": int(det.get("image_id", -1)),
-             "bbox": np.array([x0, y0, bw, bh], np.float32), "score": float(det["score"]),
-             **iuv_to_dense_points(iuv, n_points, seed=i, offset=(x0, y0))}  # fmt: skip
+        s = {
+            "sample_id": f"densepose-det-{det.get('image_id', '?')}-{i}",
+            "image_id": int(det.get("image_id", -1)),
+            "bbox": np.array([x0, y0, bw, bh], np.float32),
+            "score": float(det["score"]),
+            **iuv_to_dense_points(iuv, n_points, seed=i, offset=(x0, y0)),
+        }
         img = image_dir / f"{int(det.get('image_id', -1)):012d}.jpg"
         if img.exists():
             s["image_path"] = str(img)
@@ -256,7 +286,9 @@ class _DumpUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_apply_net_dump(path: str | Path, min_score: float = 0.5, n_points: int = 125, skip_bad: bool = False) -> LoadResult:
+def load_apply_net_dump(
+    path: str | Path, min_score: float = 0.5, n_points: int = 125, skip_bad: bool = False
+) -> LoadResult:
     """detectron2 DensePose ``apply_net.py dump`` pickle: a list of per-image dicts with
     ``file_name``, ``scores``, ``pred_boxes_XYXY`` and ``pred_densepose`` (chart results with
     ``labels`` (H, W) and ``uv`` (2, H, W) in box coordinates). Read without detectron2."""
@@ -297,9 +329,12 @@ def load_apply_net_dump(path: str | Path, min_score: float = 0.5, n_points: int 
                 continue
             iuv = np.stack([labels, uv[0], uv[1]], -1)
             x0, y0 = float(boxes[k][0]), float(boxes[k][1])
-            col.result.samples.append({
-                "sample_id": f"apply-net-{i}-{k}", "image_path": str(entry.get("file_name", "")),
-                "score": float(scores[k]), **iuv_to_dense_points(iuv, n_points, seed=k, offset=(x0, y0)),
-            })  # fmt: skip
+            col.result.samples.append(
+                {
+                    "sample_id": f"apply-net-{i}-{k}",
+                    "image_path": str(entry.get("file_name", "")),
+                    "score": float(scores[k]),
+                    **iuv_to_dense_points(iuv, n_points, seed=k, offset=(x0, y0)),
+                }
+            )
     return col.result
-

@@ -40,8 +40,13 @@ def world_to_camera_h36m(points_world: np.ndarray, cam: dict) -> np.ndarray:
     return (np.asarray(cam["R"]) @ (points_world - np.ravel(cam["T"])).T).T
 
 
-def load_h36m(npz_path: str | Path, cameras_path: str | Path | None = None, image_root: str | Path | None = None,
-              split: str | None = None, skip_bad: bool = False) -> LoadResult:  # fmt: skip
+def load_h36m(
+    npz_path: str | Path,
+    cameras_path: str | Path | None = None,
+    image_root: str | Path | None = None,
+    split: str | None = None,
+    skip_bad: bool = False,
+) -> LoadResult:
     """Human3.6M frames in the mmpose ``body3d`` npz layout: ``imgname``, ``S`` (N, 17, 4)
     camera-frame joints (metres) with confidence, ``part`` (N, 17, 3) 2D joints, ``center``,
     ``scale``; ``cameras.pkl`` keyed by (subject, camera id). Joints keep Human3.6M's order and
@@ -66,10 +71,20 @@ def load_h36m(npz_path: str | Path, cameras_path: str | Path | None = None, imag
         except Exception as e:  # noqa: BLE001
             raise DataError(f"{cameras_path}: cannot read cameras ({type(e).__name__}: {e})") from e
     col = _Collector(skip_bad)
-    name_map = {"left_hip": "left_hip", "right_hip": "right_hip", "left_knee": "left_knee", "right_knee": "right_knee",
-                "left_ankle": "left_foot", "right_ankle": "right_foot", "left_shoulder": "left_shoulder",
-                "right_shoulder": "right_shoulder", "left_elbow": "left_elbow", "right_elbow": "right_elbow",
-                "left_wrist": "left_wrist", "right_wrist": "right_wrist"}  # fmt: skip
+    name_map = {
+        "left_hip": "left_hip",
+        "right_hip": "right_hip",
+        "left_knee": "left_knee",
+        "right_knee": "right_knee",
+        "left_ankle": "left_foot",
+        "right_ankle": "right_foot",
+        "left_shoulder": "left_shoulder",
+        "right_shoulder": "right_shoulder",
+        "left_elbow": "left_elbow",
+        "right_elbow": "right_elbow",
+        "left_wrist": "left_wrist",
+        "right_wrist": "right_wrist",
+    }
     for i, img in enumerate(d["imgname"]):
         img = str(img)
         where = f"{npz_path} record {i} ({img})"
@@ -91,9 +106,16 @@ def load_h36m(npz_path: str | Path, cameras_path: str | Path | None = None, imag
             if n in name_map:
                 m = sk.H36M17.index(name_map[n])
                 kp[k] = [part[m, 0], part[m, 1], 2.0 * (part[m, 2] > 0)]
-        s = {"sample_id": f"h36m-{Path(img).stem}", "image_path": str(root / img), "subject": subject, "camera_id": cam_id,
-             "split": sp, "joints3d": S[:, :3].astype(np.float32), "keypoints2d_h36m": part.astype(np.float32),
-             "keypoints2d": kp}  # fmt: skip
+        s = {
+            "sample_id": f"h36m-{Path(img).stem}",
+            "image_path": str(root / img),
+            "subject": subject,
+            "camera_id": cam_id,
+            "split": sp,
+            "joints3d": S[:, :3].astype(np.float32),
+            "keypoints2d_h36m": part.astype(np.float32),
+            "keypoints2d": kp,
+        }
         if cams is not None:
             cam = cams.get((subject, cam_id))
             if cam is None:
@@ -105,4 +127,3 @@ def load_h36m(npz_path: str | Path, cameras_path: str | Path | None = None, imag
             s["camera_p"] = np.ravel(cam["p"]).astype(np.float32)
         col.result.samples.append(s)
     return col.result
-

@@ -12,11 +12,29 @@ from dalnb.body import skeleton as sk
 from dalnb.data.loaders.common import LoadResult, _Collector, _read_json_list
 
 # -- MPII -------------------------------------------------------------------------------
-MPII16 = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-          "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist")  # fmt: skip
+MPII16 = (
+    "right_ankle",
+    "right_knee",
+    "right_hip",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "pelvis",
+    "thorax",
+    "upper_neck",
+    "head_top",
+    "right_wrist",
+    "right_elbow",
+    "right_shoulder",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+)
 
 
-def load_mpii(json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False, require_image: bool = True) -> LoadResult:
+def load_mpii(
+    json_path: str | Path, image_dir: str | Path | None = None, skip_bad: bool = False, require_image: bool = True
+) -> LoadResult:
     """MPII in the mmpose/HRNet json style: ``joints`` (16, 2), ``joints_vis``, ``image``,
     ``center``, ``scale``. The 12 limb joints map to COCO-17 by name; the face points are
     missing (v = 0). All 16 stay in ``keypoints_mpii``."""
@@ -45,8 +63,14 @@ def load_mpii(json_path: str | Path, image_dir: str | Path | None = None, skip_b
             if n in MPII16:
                 m = MPII16.index(n)
                 kp[k] = [j[m, 0], j[m, 1], 2.0 * (vis[m] > 0)]
-        col.result.samples.append({"sample_id": f"mpii-{Path(name).stem}-{i}", "image_path": str(path), "keypoints2d": kp,
-                                   "keypoints_mpii": np.concatenate([j, vis[:, None]], 1),
-                                   "center": np.asarray(rec.get("center", [0, 0]), np.float32), "scale": float(rec.get("scale", 0))})  # fmt: skip
+        col.result.samples.append(
+            {
+                "sample_id": f"mpii-{Path(name).stem}-{i}",
+                "image_path": str(path),
+                "keypoints2d": kp,
+                "keypoints_mpii": np.concatenate([j, vis[:, None]], 1),
+                "center": np.asarray(rec.get("center", [0, 0]), np.float32),
+                "scale": float(rec.get("scale", 0)),
+            }
+        )
     return col.result
-

@@ -10,4 +10,13 @@ from dalnb.data.mocap.load import load_motion
 from dalnb.data.mocap.motion import MocapFormatError, Motion
 from dalnb.data.mocap.retarget import NAME_MAPS, pick_name_map, retarget
 
-__all__ = ["Motion", "MocapFormatError", "load_bvh", "load_asf_amc", "load_motion", "retarget", "NAME_MAPS", "pick_name_map"]
+__all__ = [
+    "Motion",
+    "MocapFormatError",
+    "load_bvh",
+    "load_asf_amc",
+    "load_motion",
+    "retarget",
+    "NAME_MAPS",
+    "pick_name_map",
+]

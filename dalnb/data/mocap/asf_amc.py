@@ -1,5 +1,4 @@
-"""CMU's ASF skeleton and AMC motion files -> ``Motion``.
-"""
+"""CMU's ASF skeleton and AMC motion files -> ``Motion``."""
 
 from __future__ import annotations
 
@@ -129,8 +128,9 @@ def load_asf_amc(asf_path: str | Path, amc_path: str | Path, fps: float = 120.0)
                 continue
             vals = np.asarray(fr[names[j]])
             if len(vals) != len(dof):
-                raise MocapFormatError(f"{amc_path}: frame {t + 1}: bone {names[j]} has {len(vals)} values, ASF says {len(dof)} dof")
+                raise MocapFormatError(
+                    f"{amc_path}: frame {t + 1}: bone {names[j]} has {len(vals)} values, ASF says {len(dof)} dof"
+                )
             M = _euler(vals[None], "".join(dof))[0]
             R[t, j] = C[j] @ M @ C[j].T
     return Motion(names, parents, rest, dirs, R, root, fps, f"{asf_path}+{amc_path.name}")
-

@@ -1,5 +1,4 @@
-"""BVH files (CMU's conversion and most capture software) -> ``Motion``.
-"""
+"""BVH files (CMU's conversion and most capture software) -> ``Motion``."""
 
 from __future__ import annotations
 
@@ -94,7 +93,8 @@ def load_bvh(path: str | Path) -> Motion:
         pos = [(k, c[0]) for k, c in enumerate(ch) if c.lower().endswith("position")]
         R[:, j] = _euler(vals[:, [k for k, _ in rot]], "".join(a for _, a in rot)) if rot else np.eye(3)
         if parents[j] < 0:
-            root = offsets[j] + (np.stack([vals[:, k] for k, a in sorted(pos, key=lambda x: x[1])], -1) if len(pos) == 3 else 0)
+            root = offsets[j] + (
+                np.stack([vals[:, k] for k, a in sorted(pos, key=lambda x: x[1])], -1) if len(pos) == 3 else 0
+            )
     dirs = _bone_dirs(rest, parents, {j: rest[j] + np.asarray(o) for j, o in end_offsets.items()})
     return Motion(names, parents, rest, dirs, R, np.broadcast_to(root, (T, 3)).copy(), 1.0 / dt, str(path))
-

@@ -1,5 +1,4 @@
-"""Any motion file by its extension (.bvh, or an .amc beside its .asf) -> ``Motion``.
-"""
+"""Any motion file by its extension (.bvh, or an .amc beside its .asf) -> ``Motion``."""
 
 from __future__ import annotations
 
@@ -21,4 +20,3 @@ def load_motion(path: str | Path) -> Motion:
             raise MocapFormatError(f"{path}: no ASF skeleton {asf.name} beside it")
         return load_asf_amc(asf, path)
     raise MocapFormatError(f"{path}: expected a .bvh or .amc file")
-

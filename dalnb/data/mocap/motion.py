@@ -59,4 +59,3 @@ def _axis_rot(ax: str, a: np.ndarray) -> np.ndarray:
     else:
         raise MocapFormatError(f"unknown rotation axis {ax!r}")
     return np.stack([np.stack(r, -1) for r in m], -2)
-

@@ -18,24 +18,57 @@ from dalnb.data.mocap.motion import MocapFormatError, Motion
 #: 3dsMax-friendly BVH, original ASF). Picked by how many names a motion has.
 NAME_MAPS: dict[str, dict[str, str]] = {
     "cmu_mobu": {
-        "pelvis": "Hips", "spine1": "LowerBack", "spine2": "Spine", "spine3": "Spine1", "neck": "Neck", "head": "Head",
-        "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot", "left_foot": "LeftToeBase",
-        "left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm", "left_wrist": "LeftHand",
+        "pelvis": "Hips",
+        "spine1": "LowerBack",
+        "spine2": "Spine",
+        "spine3": "Spine1",
+        "neck": "Neck",
+        "head": "Head",
+        "left_hip": "LeftUpLeg",
+        "left_knee": "LeftLeg",
+        "left_ankle": "LeftFoot",
+        "left_foot": "LeftToeBase",
+        "left_collar": "LeftShoulder",
+        "left_shoulder": "LeftArm",
+        "left_elbow": "LeftForeArm",
+        "left_wrist": "LeftHand",
         "left_hand": "LeftFingerBase",
     },
     "cmu_max": {
-        "pelvis": "Hips", "spine1": "lowerback", "spine2": "Chest", "spine3": "Chest2", "neck": "lowerneck", "head": "Head",
-        "left_hip": "LeftHip", "left_knee": "LeftKnee", "left_ankle": "LeftAnkle", "left_foot": "LeftToe",
-        "left_collar": "LeftCollar", "left_shoulder": "LeftShoulder", "left_elbow": "LeftElbow", "left_wrist": "LeftWrist",
+        "pelvis": "Hips",
+        "spine1": "lowerback",
+        "spine2": "Chest",
+        "spine3": "Chest2",
+        "neck": "lowerneck",
+        "head": "Head",
+        "left_hip": "LeftHip",
+        "left_knee": "LeftKnee",
+        "left_ankle": "LeftAnkle",
+        "left_foot": "LeftToe",
+        "left_collar": "LeftCollar",
+        "left_shoulder": "LeftShoulder",
+        "left_elbow": "LeftElbow",
+        "left_wrist": "LeftWrist",
         "left_hand": "lhand",
     },
     "cmu_asf": {
-        "pelvis": "root", "spine1": "lowerback", "spine2": "upperback", "spine3": "thorax", "neck": "lowerneck", "head": "head",
-        "left_hip": "lfemur", "left_knee": "ltibia", "left_ankle": "lfoot", "left_foot": "ltoes",
-        "left_collar": "lclavicle", "left_shoulder": "lhumerus", "left_elbow": "lradius", "left_wrist": "lwrist",
+        "pelvis": "root",
+        "spine1": "lowerback",
+        "spine2": "upperback",
+        "spine3": "thorax",
+        "neck": "lowerneck",
+        "head": "head",
+        "left_hip": "lfemur",
+        "left_knee": "ltibia",
+        "left_ankle": "lfoot",
+        "left_foot": "ltoes",
+        "left_collar": "lclavicle",
+        "left_shoulder": "lhumerus",
+        "left_elbow": "lradius",
+        "left_wrist": "lwrist",
         "left_hand": "lhand",
     },
-}  # fmt: skip
+}
 
 
 def _mirror(m: dict[str, str]) -> dict[str, str]:
@@ -56,7 +89,9 @@ def pick_name_map(names: list[str]) -> dict[str, str]:
     best = max(NAME_MAPS.values(), key=lambda m: sum(v in names for v in m.values()))
     hit = {k: v for k, v in best.items() if v in names}
     if len(hit) < 12:
-        raise MocapFormatError(f"cannot map this skeleton to ours by name: only {len(hit)} of 24 segments found; names: {names[:12]}...")
+        raise MocapFormatError(
+            f"cannot map this skeleton to ours by name: only {len(hit)} of 24 segments found; names: {names[:12]}..."
+        )
     return hit
 
 
@@ -72,7 +107,9 @@ def _shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
-def retarget(motion: Motion, rest_joints: np.ndarray, segment_axes: np.ndarray, frames: slice | np.ndarray | None = None) -> np.ndarray:
+def retarget(
+    motion: Motion, rest_joints: np.ndarray, segment_axes: np.ndarray, frames: slice | np.ndarray | None = None
+) -> np.ndarray:
     """(T, 24, 3) axis-angle poses for our skeleton (root = global orientation in our frame).
 
     ``rest_joints`` (24, 3) and ``segment_axes`` (24, 3) are the template's (``body.data``).
@@ -122,8 +159,12 @@ def retarget(motion: Motion, rest_joints: np.ndarray, segment_axes: np.ndarray, 
 
 
 #: hinge joints: (segment whose twist is set, hinge child, sign of flexion about the child's x axis)
-HINGES = (("left_shoulder", "left_elbow", 1.0), ("right_shoulder", "right_elbow", 1.0),
-          ("left_hip", "left_knee", -1.0), ("right_hip", "right_knee", -1.0))  # fmt: skip
+HINGES = (
+    ("left_shoulder", "left_elbow", 1.0),
+    ("right_shoulder", "right_elbow", 1.0),
+    ("left_hip", "left_knee", -1.0),
+    ("right_hip", "right_knee", -1.0),
+)
 
 
 def _hinge_twists(Rw: np.ndarray, segment_axes: np.ndarray, full_bend: float = 0.35) -> None:
@@ -170,4 +211,3 @@ def _limit_twists(Rw: np.ndarray, segment_axes: np.ndarray) -> None:
             continue
         undo = Rotation.from_rotvec(np.outer(-excess, F[s][:, 1])).as_matrix()  # about the rest bone axis
         Rw[:, s] = Rw[:, s] @ undo
-

@@ -14,6 +14,13 @@ from dalnb.data.synth.scene import (
 )
 
 __all__ = [
-    "SynthConfig", "make_samples", "keypoints_only", "draw_camera", "generate", "render_body",
-    "RenderResult", "iuv_image", "visibility_tolerance",
+    "SynthConfig",
+    "make_samples",
+    "keypoints_only",
+    "draw_camera",
+    "generate",
+    "render_body",
+    "RenderResult",
+    "iuv_image",
+    "visibility_tolerance",
 ]

@@ -28,12 +28,14 @@ def _write_one(args) -> str:
     return str(path)
 
 
-def generate(folder: str | Path, n: int, seed: int, cfg: SynthConfig | None = None, workers: int = 1, progress: bool = True) -> list[Path]:
+def generate(
+    folder: str | Path, n: int, seed: int, cfg: SynthConfig | None = None, workers: int = 1, progress: bool = True
+) -> list[Path]:
     """Write ``n`` samples into ``folder`` as shards; resumes where a previous run stopped."""
     import yaml
-    from tqdm.auto import tqdm
 
     from dalnb.io import atomic_write_text
+    from dalnb.progress import bar as tqdm
 
     cfg = cfg or SynthConfig()
     folder = Path(folder)
@@ -49,10 +51,19 @@ def generate(folder: str | Path, n: int, seed: int, cfg: SynthConfig | None = No
     for stale in folder.glob(".shard_*.tmp"):  # left by a killed run; never under a shard's name
         stale.unlink(missing_ok=True)
     n_shards = math.ceil(n / cfg.shard_size)
-    jobs = [(str(folder), i, min(cfg.shard_size, n - i * cfg.shard_size), seed, cfg.to_dict(), 1 if workers > 1 else torch.get_num_threads())
-            for i in range(n_shards)]  # fmt: skip
+    jobs = [
+        (
+            str(folder),
+            i,
+            min(cfg.shard_size, n - i * cfg.shard_size),
+            seed,
+            cfg.to_dict(),
+            1 if workers > 1 else torch.get_num_threads(),
+        )
+        for i in range(n_shards)
+    ]
     todo = [j for j in jobs if not (folder / f"shard_{j[1]:05d}.npz").exists()]
-    bar = tqdm(total=n_shards, initial=n_shards - len(todo), desc=f"synth {folder.name}", unit="shard", disable=not progress)
+    bar = tqdm(total=n_shards, initial=n_shards - len(todo), desc=f"synth {folder.name}", unit="shard", show=progress)
     if workers > 1 and len(todo) > 1:
         import multiprocessing as mp
 
@@ -78,4 +89,3 @@ def _jsonable(x):
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
     return x
-

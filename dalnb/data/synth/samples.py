@@ -46,10 +46,14 @@ def keypoints_only(n: int, seed: int | tuple, cfg: SynthConfig) -> dict[str, np.
     for a in range(0, n, 256):
         sl = slice(a, min(a + 256, n))
         with torch.no_grad():
-            V = body(torch.as_tensor(poses[sl]), segment_scales=torch.as_tensor(scales[sl]), vertex_ids=torch.as_tensor(sub)).vertices
+            V = body(
+                torch.as_tensor(poses[sl]), segment_scales=torch.as_tensor(scales[sl]), vertex_ids=torch.as_tensor(sub)
+            ).vertices
             idx = np.flatnonzero(is_anny[sl])
             if len(idx):
-                Va = P.phenotype_bodies(_anny(), body, torch.as_tensor(poses[sl][idx]), {k: v[sl][idx] for k, v in phen.items()})
+                Va = P.phenotype_bodies(
+                    _anny(), body, torch.as_tensor(poses[sl][idx]), {k: v[sl][idx] for k, v in phen.items()}
+                )
                 V[idx] = Va[:, sub].float()
         V = V.numpy().astype(np.float64)
         for j, i in enumerate(range(sl.start, sl.stop)):
@@ -166,9 +170,11 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
             "gt_center": rr.camera["center"].astype(np.float32),
             "shape_source": "anny" if is_anny[i] else "scales",
             "pose_source": str(pose_src[i]),
-            "gt_phenotype": np.array([phen[k][i] for k in sorted(phen)], np.float32) if is_anny[i] else np.full(len(phen), np.nan, np.float32),
+            "gt_phenotype": np.array([phen[k][i] for k in sorted(phen)], np.float32)
+            if is_anny[i]
+            else np.full(len(phen), np.nan, np.float32),
             "noise": np.array([cfg.noise_px, cfg.outlier_rate, cfg.swap_rate], np.float32),
-        }  # fmt: skip
+        }
         if cfg.store_vertices:
             s["vertices3d"] = X.astype(np.float32)
         if cfg.store_iuv:
@@ -202,4 +208,3 @@ def _grid_points(uv, visible, mask, n, rng, S) -> np.ndarray:
     if len(ids) > n:
         ids = rng.choice(ids, n, replace=False)
     return np.sort(ids)
-

@@ -35,7 +35,9 @@ class SynthConfig:
     noise_px: float = 0.0  # annotation noise on dense points (pixels, std)
     outlier_rate: float = 0.0  # fraction of dense points moved to a random body pixel
     swap_rate: float = 0.0  # fraction of dense points given the mirror (left/right) vertex
-    keypoint_noise_px: float = 0.0  # a detector's error on the 2D keypoints (pixels, std per axis; visibility flags as drawn)
+    keypoint_noise_px: float = (
+        0.0  # a detector's error on the 2D keypoints (pixels, std per axis; visibility flags as drawn)
+    )
     # hair on the back and top of 85 % of heads (render.shade.random_hair), from a random stream of its own, so the
     # annotations are the same either way: the back of a head in a photo is hair, the cue to the heading (notebook 06
     # measures it: benchmarks/rounds_hair.jsonl)
@@ -119,15 +121,23 @@ def visibility_tolerance(depth: np.ndarray, focal: float, pixels: float = 1.5) -
     return pixels * depth / focal + 0.005
 
 
-def draw_camera(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
+def draw_camera(
+    vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig
+) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
     """A random camera for body-frame vertices (V, 3): any yaw, moderate pitch and roll, a
     distance in ``distance_m``, the focal length that makes the body fill ``fill`` of the crop,
     sometimes a shifted (truncating) crop. Returns rotation (3, 3), the body centre the camera
     looks at, distance, focal length and principal point (pixels)."""
     S = cfg.image_size
     yaw = rng.uniform(-math.pi, math.pi)
-    pitch = np.clip(rng.normal(0, math.radians(cfg.pitch_deg)), -2.2 * math.radians(cfg.pitch_deg), 2.2 * math.radians(cfg.pitch_deg))
-    roll = np.clip(rng.normal(0, math.radians(cfg.roll_deg)), -3 * math.radians(cfg.roll_deg), 3 * math.radians(cfg.roll_deg))
+    pitch = np.clip(
+        rng.normal(0, math.radians(cfg.pitch_deg)),
+        -2.2 * math.radians(cfg.pitch_deg),
+        2.2 * math.radians(cfg.pitch_deg),
+    )
+    roll = np.clip(
+        rng.normal(0, math.radians(cfg.roll_deg)), -3 * math.radians(cfg.roll_deg), 3 * math.radians(cfg.roll_deg)
+    )
     Rc = _rot("z", roll) @ _rot("x", pitch) @ np.diag([1.0, -1.0, -1.0]) @ _rot("y", yaw)
     centre = 0.5 * (vertices.min(0) + vertices.max(0))
     Xr = (vertices - centre) @ Rc.T
@@ -151,7 +161,14 @@ def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig
     Rc, centre, d, f, cx, cy = draw_camera(vertices, rng, cfg)
     X = (vertices - centre) @ Rc.T + np.array([0.0, 0.0, d])
     uv = render_camera(X, f, d, (cx, cy), cfg.perspective)
-    fr = rasterize(torch.as_tensor(uv, dtype=torch.float32), torch.as_tensor(X[:, 2], dtype=torch.float32), body.faces, S, S, perspective=cfg.perspective)
+    fr = rasterize(
+        torch.as_tensor(uv, dtype=torch.float32),
+        torch.as_tensor(X[:, 2], dtype=torch.float32),
+        body.faces,
+        S,
+        S,
+        perspective=cfg.perspective,
+    )
     face, bary, depth = fr.face.numpy(), fr.bary.numpy().astype(np.float64), fr.depth.numpy().astype(np.float64)
     occ = np.zeros((S, S), bool)
     if rng.random() < cfg.occluder and (face >= 0).any():
@@ -169,8 +186,14 @@ def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig
     s_wp = f / d
     J0 = body.data.joints[0]
     t_wp = np.array([cx, cy]) + s_wp * ((J0 - centre) @ Rc.T - J0)[:2]
-    cam = {"rotation": Rc, "focal": np.array([f, f]), "center": np.array([cx, cy]), "translation": X[0] - vertices[0] @ Rc.T,
-           "weak_perspective": np.array([s_wp, t_wp[0], t_wp[1]]), "distance": d}  # fmt: skip
+    cam = {
+        "rotation": Rc,
+        "focal": np.array([f, f]),
+        "center": np.array([cx, cy]),
+        "translation": X[0] - vertices[0] @ Rc.T,
+        "weak_perspective": np.array([s_wp, t_wp[0], t_wp[1]]),
+        "distance": d,
+    }
     return RenderResult(uv, X, face, bary, depth, vis, occ, cam)
 
 
@@ -200,4 +223,3 @@ def _draw_bodies(n: int, rng: np.random.Generator, cfg: SynthConfig):
     is_anny = rng.random(n) < cfg.anny_fraction
     phen = P.sample_phenotypes(n, rng)
     return poses, pose_src, scales, is_anny, phen
-
