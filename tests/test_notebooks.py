@@ -337,14 +337,15 @@ def test_mesh_view_renders_offline_in_the_report(tiny_chain):
 
 
 def test_reference_study_renders_offline():
-    """The committed reference study: its index links every notebook, and the evaluation
-    report's 3D view draws and rotates with the network refused."""
+    """The committed reference study: its index links every notebook, every page stands alone
+    offline (``check_reports_offline``), and the evaluation report's 3D view rotates."""
     ref = Path(__file__).resolve().parents[1] / "reports" / "reference-small-cpu"
     if not (ref / "index.html").exists():
         pytest.skip("no reference study in reports/")
     index = (ref / "index.html").read_text()
     for nb in ("01_data_prep", "02_cgan", "03_registration", "04_deform_and_learn", "05_evaluation", "06_ablations"):
         assert f"href='{nb}.html'" in index and (ref / f"{nb}.html").exists(), nb
+    check_reports_offline(ref)
     assert check_mesh_view_offline(ref / "05_evaluation.html") == []
 
 

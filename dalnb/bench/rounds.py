@@ -9,7 +9,7 @@ single-step baseline (all losses, no registration) and one long round (round 1's
 
 ``--set annotations=real`` trains on real-like annotations instead of the renders' exact dense
 points (``ANNOTATIONS``); the test set is the same either way. ``--set hair=false`` renders every
-head bald (``SynthConfig.hair``; session 13's ablation: ``benchmarks/rounds_hair.jsonl``).
+head bald (``SynthConfig.hair``; the hair ablation: ``benchmarks/rounds_hair.jsonl``).
 
 Defaults: a small CPU config (3,000 64-px renders, ResNet-18, 3 rounds); ``--set preset=full``
 takes the full config for one GPU (50k 224-px renders, ResNet-50, 5 rounds). The run lives in
