@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dalnb.io import atomic_write_json
+from dalnb.run import Run
 
 __all__ = [
     "Claim",
@@ -209,13 +210,13 @@ def save_claims(run_dir: str | Path, notebook: str, claims: Sequence[Claim]) -> 
     """Write ``run_dir/claims/<notebook>.json`` (atomically; a re-run replaces it)."""
     if not claims:
         raise ValueError(f"save_claims({notebook!r}): expected at least one claim, got none")
-    return atomic_write_json(Path(run_dir) / "claims" / f"{notebook}.json", [asdict(c) for c in claims])
+    return atomic_write_json(Run(run_dir).claims_dir / f"{notebook}.json", [asdict(c) for c in claims])
 
 
 def load_claims(run_dir: str | Path) -> list[tuple[str, Claim]]:
     """(notebook, claim) for every saved claim of the run, notebooks in order."""
     out = []
-    for p in sorted((Path(run_dir) / "claims").glob("*.json")):
+    for p in sorted(Run(run_dir).claims_dir.glob("*.json")):
         try:
             rows = json.loads(p.read_text())
             out += [(p.stem, Claim(**r)) for r in rows]

@@ -25,8 +25,8 @@ from dalnb.data.synth.scene import SynthConfig
 from dalnb.fitting.config import RegistrationConfig
 from dalnb.io import atomic_write_text
 from dalnb.lifter import LifterConfig
-from dalnb.paths import resolve
 from dalnb.regressor import RegressorConfig
+from dalnb.run import Run
 from dalnb.training.config import RoundsConfig, TrainConfig
 
 __all__ = [
@@ -271,5 +271,5 @@ def start_run(
     """Resolve a notebook's config (preset, overrides, seed, device), save it to
     ``run_dir/config/<notebook>.yaml`` and return it."""
     cfg = apply_overrides(replace(get_preset(preset), seed=seed, device=device), overrides).resolve()
-    save_config(resolve(run_dir) / "config" / f"{notebook}.yaml", cfg)
+    save_config(Run(run_dir).config(notebook), cfg)
     return cfg

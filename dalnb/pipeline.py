@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dalnb.paths import NOTEBOOKS, ROOT, resolve
 from dalnb.report import write_index
+from dalnb.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def run_pipeline(
     for src in nbs:
         log.info("running %s (preset %s)", src.name, preset)
         params = {"run_dir": str(run_dir), "preset": preset, **(extra_parameters or {})}
-        (run_dir / "claims" / f"{src.stem}.json").unlink(
+        (Run(run_dir).claims_dir / f"{src.stem}.json").unlink(
             missing_ok=True
         )  # the scorecard shows this execution's claims only
         r = run_notebook(src, out_dir, params, kernel)

@@ -29,9 +29,6 @@ class Run:
     def __init__(self, root: str | Path):
         object.__setattr__(self, "root", resolve(root))
 
-    def __truediv__(self, name: str) -> Path:
-        return self.root / name
-
     def config(self, notebook: str) -> Path:
         return self.root / "config" / f"{notebook}.yaml"
 

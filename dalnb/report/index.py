@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dalnb.io import atomic_write_json, atomic_write_text
+from dalnb.run import Run
 
 PAPER_TABLES = (
     (
@@ -52,7 +53,8 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
     from dalnb.bench import load_records
 
     rows = []
-    rounds = sorted(Path(run_dir).glob("rounds/round*/metrics.json"), key=lambda p: int(p.parent.name[5:]))
+    run = Run(run_dir)
+    rounds = [run.round_metrics(r) for r in run.rounds_done() if run.round_metrics(r).exists()]
     data = f"this run: synthetic renders at {_image_size(run_dir)} px, held-out anny bodies"
     if rounds:
         first, last = (json.loads(p.read_text()) for p in (rounds[0], rounds[-1]))
@@ -100,7 +102,7 @@ def _image_size(run_dir: Path) -> str:
     """The run's image size (pixels), from its saved config ('?' when none was saved)."""
     import yaml
 
-    path = Path(run_dir) / "config" / "01_data_prep.yaml"
+    path = Run(run_dir).config("01_data_prep")
     if not path.exists():
         return "?"
     return str(yaml.safe_load(path.read_text())["data"]["synth"]["image_size"])
