@@ -196,3 +196,11 @@ def test_store_bad_records_named_and_skippable(tmp_path):
         validate_sample({"dense_xy": np.zeros((5, 2), np.float32), "dense_vertex": np.zeros(4, np.int64)})
     with pytest.raises(FileNotFoundError, match="no such sample folder"):
         load_samples(tmp_path / "nope")
+
+
+def test_densepose_loader_on_a_keypoints_file_says_what_it_expected():
+    """A COCO keypoints json has no DensePose fields: the DensePose loader says so, naming the
+    file, instead of returning no samples."""
+    path = shared_data("05_keypoints_coco_mpii") / "coco" / "test_coco.json"
+    with pytest.raises(L.DataError, match=r"test_coco.json: none of its 14 annotations has DensePose fields"):
+        L.load_densepose_coco(path, require_image=False)

@@ -336,3 +336,20 @@ def test_narrowing_scale_discounts_outliers_and_swaps(body):
     narrowed = _pa(body, register(body, s, cfg), s)
     fixed = _pa(body, register(body, s, replace(cfg, robust_sigma_end=None)), s)
     assert narrowed.mean() < 0.95 * fixed.mean(), (narrowed.mean(), fixed.mean())
+
+
+def test_annotations_of_the_wrong_shape_get_a_status_naming_what_was_expected(body, easy):
+    """Keypoints of shape (12, 3), dense points whose vertex list is shorter: each such sample says
+    what was expected and what it got; the others are fitted as if alone."""
+    good = [dict(s) for s in easy[:2]]
+    short_kp = dict(easy[2], keypoints2d=easy[2]["keypoints2d"][:12])
+    mismatched = dict(easy[3], dense_vertex=easy[3]["dense_vertex"][:-5])
+    flat = dict(easy[4], dense_xy=easy[4]["dense_xy"].ravel())
+    cfg = RegistrationConfig.with_iters(30)
+    fits = register(body, [*good, short_kp, mismatched, flat], cfg)
+    st = list(fits.status)
+    assert st[:2] == ["ok", "ok"] and st[2] == "keypoints2d: expected shape (17, 3), got (12, 3)"
+    assert st[3].startswith("dense points disagree in number")
+    assert st[4].startswith("dense_xy: expected shape (None, 2), got (")
+    alone = register(body, good, cfg)
+    assert torch.allclose(fits.vertices[:2], alone.vertices, atol=1e-5)

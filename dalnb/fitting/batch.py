@@ -58,8 +58,29 @@ def _image_hw(s: dict) -> tuple[int, int] | None:
     return None
 
 
+#: the annotations registration reads and their shapes (None: any length)
+SHAPES = {
+    "keypoints2d": (17, 3),
+    "keypoints_depth": (17,),
+    "dense_xy": (None, 2),
+    "dense_vertex": (None,),
+    "dense_iuv": (None, 3),
+}
+
+
+def _fits(got: tuple, want: tuple) -> bool:
+    return len(got) == len(want) and all(w is None or g == w for g, w in zip(got, want))
+
+
 def _check(s: dict) -> str:
     """'ok' or why the sample cannot be fitted."""
+    for k, shape in SHAPES.items():
+        if k in s and not _fits(np.shape(s[k]), shape):
+            return f"{k}: expected shape {shape}, got {np.shape(s[k])}"
+    if "dense_xy" in s and any(k in s for k in ("dense_vertex", "dense_iuv")):
+        n = {k: len(s[k]) for k in ("dense_xy", "dense_vertex", "dense_iuv") if k in s}
+        if len(set(n.values())) > 1:
+            return f"dense points disagree in number: {n}"
     for k in ("dense_xy", "keypoints2d", "dense_iuv"):
         if k in s and not np.isfinite(np.asarray(s[k], np.float64)).all():
             return f"non-finite values in {k}"

@@ -103,6 +103,11 @@ def load_densepose_coco(
                 a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils
             )
         col.result.samples.append(s)
+    if anns and not any("dp_x" in a for a in anns):
+        raise DataError(
+            f"{json_path}: none of its {len(anns)} annotations has DensePose fields (dp_x, dp_y, dp_I, dp_U, dp_V): "
+            "a COCO keypoints file? read it with load_coco_keypoints"
+        )
     return col.result
 
 
