@@ -23,7 +23,7 @@ import yaml
 
 from dalnb.data.synth.scene import SynthConfig
 from dalnb.fitting.config import RegistrationConfig
-from dalnb.io import atomic_write_text
+from dalnb.io import atomic_write_text, plain
 from dalnb.lifter import LifterConfig
 from dalnb.regressor import RegressorConfig
 from dalnb.run import Run
@@ -37,6 +37,7 @@ __all__ = [
     "EvaluationConfig",
     "AblationsConfig",
     "PRESETS",
+    "parse_override",
     "get_preset",
     "apply_overrides",
     "save_config",
@@ -134,79 +135,60 @@ class StudyConfig:
         return self.registration_config(n).without_stiff_stage()
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return plain(dataclasses.asdict(self))
 
 
-def _preset(name, n_train, n_test, size, workers, shard, reg, lifter, rounds, train, backbone, ev, abl, batches):
-    return StudyConfig(
-        preset=name,
-        body=BodyBench(bench_batches=batches),
-        data=DataConfig(n_train, n_test, workers, 0.3, SynthConfig(image_size=size, shard_size=shard)),
-        registration=RegistrationStudy(*reg),
-        lifter=LifterConfig(steps=lifter[0], hidden=lifter[1], batch=lifter[2]),
-        rounds=RoundsConfig(
-            **rounds, train=TrainConfig(batch=train[0], lr=train[1]), regressor=RegressorConfig(backbone=backbone)
-        ),
-        evaluation=EvaluationConfig(*ev),
-        ablations=AblationsConfig(*abl),
+def _data(n_train: int, n_test: int, workers: int, image_size: int, shard_size: int) -> DataConfig:
+    return DataConfig(n_train, n_test, workers, synth=SynthConfig(image_size=image_size, shard_size=shard_size))
+
+
+def _rounds(
+    rounds: int, epochs: int, n_eval: int, batch: int, lr: float, backbone: str, later: int = 300, refine: int = 50
+) -> RoundsConfig:
+    return RoundsConfig(
+        rounds=rounds,
+        epochs_per_round=epochs,
+        later_iters=later,
+        refine_iters=refine,
+        n_eval=n_eval,
+        train=TrainConfig(batch=batch, lr=lr),
+        regressor=RegressorConfig(backbone=backbone),
     )
-
-
-def _rounds(rounds, epochs, n_eval, later=300, refine=50):
-    return dict(rounds=rounds, epochs_per_round=epochs, later_iters=later, refine_iters=refine, n_eval=n_eval)
 
 
 _CURVE = [0, 10, 25, 50, 100]
 _DENSE = [10, 25, 50, 100, 200]
 _NOISE = [0, 1, 3, 6]
 PRESETS: dict[str, StudyConfig] = {
-    "tiny": _preset(
+    "tiny": StudyConfig(
         "tiny",
-        24,
-        12,
-        64,
-        1,
-        8,
-        (60, 8, 2),
-        (40, 64, 32),
-        _rounds(2, 1, 12, 20, 10),
-        (8, 3e-4),
-        "resnet18",
-        ([0, 10, 20], 4),
-        (6, 40, [10, 60], [0, 3], 1),
-        [1, 64],
+        data=_data(n_train=24, n_test=12, workers=1, image_size=64, shard_size=8),
+        registration=RegistrationStudy(iters=60, n_study=8, n_photos=2),
+        lifter=LifterConfig(steps=40, hidden=64, batch=32),
+        rounds=_rounds(rounds=2, epochs=1, n_eval=12, batch=8, lr=3e-4, backbone="resnet18", later=20, refine=10),
+        evaluation=EvaluationConfig(refine_curve=[0, 10, 20], n_failures=4),
+        ablations=AblationsConfig(n=6, iters=40, dense_counts=[10, 60], noise_px=[0, 3], source_epochs=1),
+        body=BodyBench(bench_batches=[1, 64]),
     ),
-    "small": _preset(
+    "small": StudyConfig(
         "small",
-        1200,
-        200,
-        96,
-        2,
-        32,
-        (300, 64, 7),
-        (2000, 512, 128),
-        _rounds(3, 5, 200),
-        (32, 3e-4),
-        "resnet18",
-        (_CURVE, 6),
-        (48, 300, _DENSE, _NOISE, 6),
-        [1, 64, 1024],
+        data=_data(n_train=1200, n_test=200, workers=2, image_size=96, shard_size=32),
+        registration=RegistrationStudy(iters=300, n_study=64, n_photos=7),
+        lifter=LifterConfig(steps=2000, hidden=512, batch=128),
+        rounds=_rounds(rounds=3, epochs=5, n_eval=200, batch=32, lr=3e-4, backbone="resnet18"),
+        evaluation=EvaluationConfig(refine_curve=_CURVE, n_failures=6),
+        ablations=AblationsConfig(n=48, iters=300, dense_counts=_DENSE, noise_px=_NOISE, source_epochs=6),
+        body=BodyBench(bench_batches=[1, 64, 1024]),
     ),
-    "full": _preset(
+    "full": StudyConfig(
         "full",
-        50000,
-        2000,
-        224,
-        16,
-        64,
-        (300, 500, 7),
-        (20000, 1024, 256),
-        _rounds(5, 4, 1000),
-        (128, 2e-4),
-        "resnet50",
-        (_CURVE + [200], 8),
-        (300, 300, _DENSE, _NOISE, 8),
-        [1, 64, 1024, 8192],
+        data=_data(n_train=50000, n_test=2000, workers=16, image_size=224, shard_size=64),
+        registration=RegistrationStudy(iters=300, n_study=500, n_photos=7),
+        lifter=LifterConfig(steps=20000, hidden=1024, batch=256),
+        rounds=_rounds(rounds=5, epochs=4, n_eval=1000, batch=128, lr=2e-4, backbone="resnet50"),
+        evaluation=EvaluationConfig(refine_curve=_CURVE + [200], n_failures=8),
+        ablations=AblationsConfig(n=300, iters=300, dense_counts=_DENSE, noise_px=_NOISE, source_epochs=8),
+        body=BodyBench(bench_batches=[1, 64, 1024, 8192]),
     ),
 }
 
@@ -221,7 +203,7 @@ def apply_overrides(cfg: StudyConfig, overrides: dict[str, Any] | list[str] | No
     """Overrides as a dict of dotted keys or a list of ``key=value`` strings (YAML values)."""
     if not overrides:
         return cfg
-    items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
+    items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
     for key, value in items:
         cfg = _set(cfg, key.split("."), value, key)
     return cfg
@@ -245,23 +227,15 @@ def _set(node, parts: list[str], value, key: str):
     return replace(node, **{parts[0]: value})
 
 
-def _split(item: str) -> tuple[str, Any]:
+def parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ValueError(f"override {item!r}: expected key=value")
     k, v = item.split("=", 1)
     return k.strip(), yaml.safe_load(v)
 
 
-def _plain(x):
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x
-
-
 def save_config(path: Path, cfg: StudyConfig | dict[str, Any]) -> Path:
-    d = cfg.to_dict() if isinstance(cfg, StudyConfig) else _plain(cfg)
+    d = cfg.to_dict() if isinstance(cfg, StudyConfig) else plain(cfg)
     return atomic_write_text(Path(path), yaml.safe_dump(d, sort_keys=False))
 
 

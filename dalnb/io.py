@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_npz", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_torch_save"]
+__all__ = [
+    "atomic_write_npz",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_torch_save",
+    "plain",
+]
 
 
 def _atomic(path: Path, write) -> Path:
@@ -66,3 +73,12 @@ def atomic_torch_save(path: Path, state: Any) -> Path:
     buf = io.BytesIO()
     torch.save(state, buf)
     return atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def plain(x):
+    """Nested dicts, lists and tuples as dicts and lists (what YAML and JSON write and read back)."""
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    return x

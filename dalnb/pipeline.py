@@ -155,15 +155,13 @@ def run_pipeline(
 
 
 def _parse_overrides(items: list[str]) -> dict:
-    import yaml
+    """``--override KEY=VALUE`` items as a dict of dotted keys (YAML values), for every notebook."""
+    from dalnb.config import parse_override
 
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise SystemExit(f"--override {it!r}: expected KEY=VALUE")
-        k, v = it.split("=", 1)
-        out[k] = yaml.safe_load(v)
-    return out
+    try:
+        return dict(parse_override(it) for it in items)
+    except ValueError as e:
+        raise SystemExit(f"--{e}") from None
 
 
 def main(argv=None) -> int:

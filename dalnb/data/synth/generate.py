@@ -34,7 +34,7 @@ def generate(
     """Write ``n`` samples into ``folder`` as shards; resumes where a previous run stopped."""
     import yaml
 
-    from dalnb.io import atomic_write_text
+    from dalnb.io import atomic_write_text, plain
     from dalnb.progress import bar as tqdm
 
     cfg = cfg or SynthConfig()
@@ -44,10 +44,10 @@ def generate(
     meta_path = folder / "synth_config.yaml"
     if meta_path.exists():
         old = yaml.safe_load(meta_path.read_text())
-        if _jsonable(old) != _jsonable(meta):
+        if plain(old) != plain(meta):
             raise ValueError(f"{folder}: holds samples made with another config ({meta_path}); use a new folder")
     else:
-        atomic_write_text(meta_path, yaml.safe_dump(_jsonable(meta), sort_keys=True))
+        atomic_write_text(meta_path, yaml.safe_dump(plain(meta), sort_keys=True))
     for stale in folder.glob(".shard_*.tmp"):  # left by a killed run; never under a shard's name
         stale.unlink(missing_ok=True)
     n_shards = math.ceil(n / cfg.shard_size)
@@ -81,11 +81,3 @@ def generate(
             bar.update()
     bar.close()
     return [folder / f"shard_{i:05d}.npz" for i in range(n_shards)]
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
