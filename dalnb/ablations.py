@@ -122,7 +122,7 @@ def source_table(body, train: list[dict], test: list[dict], out_dir, rc, first_f
     images each)."""
     from dalnb.training import one_long_round
 
-    by = {src: [s for s in train if s["pose_source"] == src] for src in ("mocap", "limits")}
+    by = {src: [s for s in train if s.get("pose_source") == src] for src in ("mocap", "limits")}
     k = min(len(v) for v in by.values())
     subsets = {
         "mocap poses only": by["mocap"][:k],
@@ -138,6 +138,38 @@ def source_table(body, train: list[dict], test: list[dict], out_dir, rc, first_f
                 "training poses": name,
                 "images": len(sub),
                 **{c: r[c] for c in ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err")},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def real_source_table(
+    body, train: list[dict], test: tuple[str, list[dict]], out_dir, rc, first_fits, epochs: int
+) -> pd.DataFrame | None:
+    """Table 3 on the paper's datasets: one long round on DensePose-COCO images only, Human3.6M
+    frames only, and half of each (as many images each), measured on ``test`` (name, samples);
+    None unless the run has both sources."""
+    from dalnb.data.sources import source_of
+    from dalnb.training import one_long_round
+
+    by = {k: [s for s in train if source_of(s) == k] for k in ("densepose_coco", "h36m")}
+    if not all(by.values()):
+        return None
+    k = min(len(v) for v in by.values())
+    subsets = {
+        "DensePose-COCO only": by["densepose_coco"][:k],
+        "Human3.6M only": by["h36m"][:k],
+        "both (half each)": by["densepose_coco"][: (k + 1) // 2] + by["h36m"][: k // 2],
+    }
+    rows = []
+    for name, sub in subsets.items():
+        r = one_long_round(body, sub, test[1], out_dir / name.split(" ")[0], rc, first_fits, epochs, False, name)
+        rows.append(
+            {
+                "training images": name,
+                "images": len(sub),
+                "test set": f"{test[0]} ({len(test[1])})",
+                **{c: r.get(c) for c in ("mpjpe_mm", "pa_mpjpe_mm", "keypoint_err_px")},
             }
         )
     return pd.DataFrame(rows)

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from dalnb.data.sources import SourcePlan
 from dalnb.data.synth.scene import SynthConfig
 from dalnb.fitting.config import RegistrationConfig
 from dalnb.io import atomic_write_text, plain
@@ -62,6 +63,13 @@ class DataConfig:
     workers: int = 1
     train_anny_fraction: float = 0.3  # training bodies from anny's phenotype model; test bodies all are
     synth: SynthConfig = field(default_factory=SynthConfig)
+    # real sources, kind -> "PATH[:EXTRA]" (``dalnb.data.sources``; ``--source`` on the pipeline)
+    sources: dict[str, str] = field(default_factory=dict)
+    # each real source's training people as a share of n_train (the synthetic renders stay n_train)
+    source_fractions: dict[str, float] = field(
+        default_factory=lambda: {"densepose_coco": 0.5, "h36m": 0.5, "coco": 0.25, "mpii": 0.25, "photos": 0.5}
+    )
+    real_test_every: int = 5  # every k-th usable person of a source (not Human3.6M: S9/S11) is held out
 
     @property
     def image_size(self) -> int:
@@ -69,6 +77,15 @@ class DataConfig:
 
     def train_synth(self) -> SynthConfig:
         return replace(self.synth, anny_fraction=self.train_anny_fraction, store_vertices=False)
+
+    def source_plan(self, kind: str) -> SourcePlan:
+        """How many of a real source's people train and test, at what size."""
+        if kind not in self.source_fractions:
+            raise ValueError(
+                f"data.source_fractions: no fraction for source {kind!r}; has {sorted(self.source_fractions)}"
+            )
+        n = max(1, round(self.source_fractions[kind] * self.n_train))
+        return SourcePlan(n, self.n_test, self.image_size, self.real_test_every, self.synth.shard_size)
 
     def test_synth(self) -> SynthConfig:
         """Held-out bodies all come from anny's phenotype model, never from our own shape space."""

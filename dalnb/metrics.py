@@ -179,11 +179,25 @@ def surface_pixel_error(
     return out
 
 
+def keypoint_error(points_px: np.ndarray, keypoints2d: np.ndarray) -> np.ndarray:
+    """(B,) mean distance (pixels) between projected keypoints (B, K, 2) and annotated ones
+    (B, K, 3: x, y, visibility or confidence) over those with visibility > 0; NaN where none."""
+    p, k = np.asarray(points_px, np.float64), np.asarray(keypoints2d, np.float64)
+    if p.shape[:-1] != k.shape[:-1] or p.shape[-1] != 2 or k.shape[-1] != 3:
+        raise ValueError(f"keypoint_error: expected (B, K, 2) and (B, K, 3), got {p.shape} and {k.shape}")
+    vis = k[..., 2] > 0
+    d = np.linalg.norm(p - k[..., :2], axis=-1)
+    n = vis.sum(-1)
+    return np.where(n > 0, (d * vis).sum(-1) / np.maximum(n, 1), np.nan)
+
+
 def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
     """Mean metrics of fits or predictions (a ``FitResult``) against samples with ground truth:
     PA-MPJPE and MPJPE (Human3.6M-17 regressed from the mesh, protocol rescaling) in mm, the torso
     rotation error's median (degrees) and share over 90 degrees (%), PVE in mm when ``vertices3d``
-    is known, per-pixel error in pixels when dense points are."""
+    is known, per-pixel error in pixels when dense points are, keypoint reprojection error in
+    pixels when keypoints are (``keypoint_err_px``: COCO-17 from the mesh against the annotated
+    ones; for photos, MediaPipe's)."""
     ok = np.asarray(fits.status) == "ok" if mask is None else np.asarray(mask)
     V = fits.vertices.numpy()
     out = {"ok": int(ok.sum()), "n": len(samples)}
@@ -201,4 +215,8 @@ def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
     pix = surface_pixel_error(V, fits.camera.numpy(), samples, body.parts, None if persp is None else persp.numpy())[ok]
     if np.isfinite(pix).any():
         out["pixel_err"] = float(np.nanmean(pix))
+    kp = np.stack([np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64) for s in samples])
+    if ok.any() and (kp[ok][..., 2] > 0).any():
+        proj = fits.project(body.keypoints(fits.vertices, "coco17")).detach().numpy()
+        out["keypoint_err_px"] = float(np.nanmean(keypoint_error(proj, kp)[ok]))
     return out

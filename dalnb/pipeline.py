@@ -1,8 +1,12 @@
 """Execute the ordered notebooks with papermill into rendered reports.
 
     python -m dalnb.pipeline --preset small --run-dir runs/small
+    python -m dalnb.pipeline --preset tiny --run-dir runs/mine --source photos=my_photos/
 
-writes ``reports/<run>/NN_name.ipynb`` and ``.html`` for each notebook plus ``index.html``.
+``--source KIND=PATH[:EXTRA]`` (repeatable; KIND one of densepose_coco, coco, mpii, h36m,
+photos) adds a real source to the training and test sets (``data.sources``); a missing source
+or one that is not what its kind claims fails before any notebook runs. The chain writes
+``reports/<run>/NN_name.ipynb`` and ``.html`` for each notebook plus ``index.html``.
 A failed notebook stops the chain with its name and the cell that failed.
 """
 
@@ -164,6 +168,22 @@ def _parse_overrides(items: list[str]) -> dict:
         raise SystemExit(f"--{e}") from None
 
 
+def _parse_sources(items: list[str]) -> dict[str, str]:
+    """``--source KIND=PATH[:EXTRA]`` items as ``data.sources`` (absolute paths: the notebooks
+    run in notebooks/), each checked now."""
+    from dalnb.data.loaders import DataError
+    from dalnb.data.sources import check_source, parse_source
+
+    out = {}
+    for it in items:
+        try:
+            src = check_source(parse_source(it))
+        except DataError as e:
+            raise SystemExit(f"--source: {e}") from None
+        out[src.kind] = src.location()
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m dalnb.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,11 +201,22 @@ def main(argv=None) -> int:
         metavar="KEY=VALUE",
         help="preset override passed to every notebook, e.g. --override data.n_train=2000",
     )
+    ap.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="KIND=PATH[:EXTRA]",
+        help="a real source for the training and test sets, e.g. --source photos=my_photos/ "
+        "or --source densepose_coco=densepose_coco_2014_train.json:train2014/",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     run_dir = Path(args.run_dir or f"runs/{args.preset}")
     try:
-        extra = {"overrides": _parse_overrides(args.override)} if args.override else None
+        overrides = _parse_overrides(args.override)
+        if args.source:
+            overrides["data.sources"] = _parse_sources(args.source)
+        extra = {"overrides": overrides} if overrides else None
         results = run_pipeline(
             args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel, extra
         )

@@ -6,7 +6,8 @@
     run.first_fits                   # notebook 03's fits (round 0, from the rest pose)
     run.regressor(run.last_round())  # notebook 04's regressor of its last round
 
-Layout: ``config/`` (each notebook's resolved config), ``body/``, ``data/{train,test}``,
+Layout: ``config/`` (each notebook's resolved config), ``body/``, ``data/{train,test}`` (real
+sources' crops in ``data/train/real/<kind>``, ``data/real_test/<kind>``, reports in ``data/sources``),
 ``lifter/`` (checkpoint, depths per split), ``fits/`` (round 0 and the depth-prior check),
 ``photos/``, ``rounds/round<r>/`` (fits, store, regressor, metrics), ``eval/``, ``ablations/``,
 ``claims/``.
@@ -42,6 +43,31 @@ class Run:
         if split not in ("train", "test"):
             raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
         return self.root / "data" / split
+
+    def real_train(self, kind: str) -> Path:
+        """A real source's training crops: inside ``data/train``, so every reader of the training
+        set (lifter depths, registration, rounds) takes them with the renders."""
+        return self.data("train") / "real" / kind
+
+    def real_test(self, kind: str) -> Path:
+        """A real source's held-out crops (Human3.6M: S9/S11)."""
+        return self.root / "data" / "real_test" / kind
+
+    def source_report(self, kind: str) -> Path:
+        return self.root / "data" / "sources" / f"{kind}.json"
+
+    def real_kinds(self) -> list[str]:
+        """The real sources notebook 01 wrote, in the order of ``dalnb.data.sources.KINDS``."""
+        from dalnb.data.sources import KINDS
+
+        return [k for k in KINDS if self.source_report(k).exists()]
+
+    def real_tests(self) -> dict[str, list[dict]]:
+        """Each real source's held-out samples (kinds with none left out)."""
+        from dalnb.data.store import load_samples
+
+        out = {k: load_samples(self.real_test(k)) for k in self.real_kinds() if self.real_test(k).exists()}
+        return {k: v for k, v in out.items() if v}
 
     # notebook 02
     @property

@@ -141,7 +141,7 @@ def mesh_view(
 
 def draw_sample(ax, sample: dict, points: bool = True, keypoints: bool = True, title: str | None = None):
     """Image of a sample with its dense points (coloured by part) and COCO keypoints
-    (green visible, red occluded)."""
+    (green visible or detected, red occluded)."""
     from PIL import Image
 
     img = sample.get("image")
@@ -156,8 +156,8 @@ def draw_sample(ax, sample: dict, points: bool = True, keypoints: bool = True, t
         ax.scatter(xy[:, 0], xy[:, 1], s=4, c=c, cmap="tab20", vmin=1, vmax=24, linewidths=0)
     if keypoints and "keypoints2d" in sample:
         k = np.asarray(sample["keypoints2d"])
-        for v, col in ((2, "lime"), (1, "red")):
-            m = k[:, 2] == v
+        seen = (k[:, 2] == 2) | ((k[:, 2] > 0) & (k[:, 2] < 1))  # COCO v = 2, or a detector's confidence
+        for m, col in ((seen, "lime"), (k[:, 2] == 1, "red")):
             ax.scatter(k[m, 0], k[m, 1], s=10, c=col, marker="x", linewidths=1)
     if title:
         ax.set_title(title, fontsize=8)

@@ -144,3 +144,26 @@ def test_limb_depth_sign_accuracy_hand_made():
     assert acc["left forearm"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match=r"\(4, 17\) and \(4, 16\)"):
         limb_depth_sign_accuracy(pred, gt[:, :16])
+
+
+def test_keypoint_error_averages_the_visible_keypoints_only():
+    from dalnb.metrics import keypoint_error
+
+    pts = np.zeros((2, 3, 2))
+    kp = np.array([[[3, 4, 2], [0, 1, 0.9], [100, 100, 0]], [[5, 5, 0], [9, 9, 0], [1, 1, 0]]], float)
+    err = keypoint_error(pts, kp)
+    assert err[0] == pytest.approx((5 + 1) / 2) and np.isnan(err[1])  # the missing keypoint is not counted
+    with pytest.raises(ValueError, match=r"expected \(B, K, 2\) and \(B, K, 3\), got \(2, 3, 2\) and \(2, 4, 3\)"):
+        keypoint_error(pts, np.zeros((2, 4, 3)))
+
+
+def test_per_test_set_lays_out_each_real_test_set():
+    from dalnb.training import per_test_set
+
+    rows = [{"round": 1, "mpjpe_mm": 200.0, "photos/n": 2, "photos/keypoint_err_px": 9.0, "h36m/pa_mpjpe_mm": 90.0}]
+    out = per_test_set(rows)
+    assert out == [
+        {"round": 1, "test set": "synthetic", "mpjpe_mm": 200.0},
+        {"round": 1, "test set": "h36m", "pa_mpjpe_mm": 90.0},
+        {"round": 1, "test set": "photos", "n": 2, "keypoint_err_px": 9.0},
+    ]

@@ -9,7 +9,7 @@ import sys
 
 from dalnb.bench import REGISTRY
 
-KNOWN = ("body", "synth", "registration", "lifter", "rounds", "predict")
+KNOWN = ("body", "synth", "registration", "lifter", "rounds", "predict", "sources")
 
 
 def main(argv=None) -> int:

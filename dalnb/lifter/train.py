@@ -212,8 +212,15 @@ def keypoint_pool(samples: list[dict]) -> np.ndarray:
 
 
 def write_depths(lifter: Lifter, samples: list[dict], path: str | Path) -> Path:
-    """The lifted depths of the samples' keypoints by sample_id (what ``attach_depths`` reads)."""
+    """The lifted depths of the samples' keypoints by sample_id (what ``attach_depths`` reads); NaN
+    (no prior) for a sample with too few keypoints to lift (e.g. a DensePose-COCO person annotated
+    with dense points alone)."""
     from dalnb.io import atomic_write_npz
 
     ids = np.array([s["sample_id"] for s in samples])
-    return atomic_write_npz(path, {"sample_id": ids, "keypoints_depth": lift_depths(lifter, keypoint_pool(samples))})
+    kp = keypoint_pool(samples)
+    depth = np.full(kp.shape[:2], np.nan, np.float32)
+    ok = kp[..., 2].sum(1) >= 2
+    if ok.any():
+        depth[ok] = lift_depths(lifter, kp[ok])
+    return atomic_write_npz(path, {"sample_id": ids, "keypoints_depth": depth})

@@ -10,7 +10,7 @@ from dalnb.training.predict import (
     predict,
     predict_in_image,
 )
-from dalnb.training.rounds import load_fits_list, regressor_path, round_dir, run_rounds
+from dalnb.training.rounds import load_fits_list, per_test_set, regressor_path, round_dir, run_rounds
 from dalnb.training.store import FitStore
 from dalnb.training.train import train_regressor
 from dalnb.training.trainset import TrainSet, build_trainset
@@ -31,6 +31,7 @@ __all__ = [
     "regressor_path",
     "round_dir",
     "run_rounds",
+    "per_test_set",
     "FitStore",
     "train_regressor",
     "TrainSet",

@@ -101,11 +101,15 @@ def run_rounds(
     first_fits: FitResult | None = None,
     progress: bool = True,
     on_round=None,
+    real_tests: dict[str, list[dict]] | None = None,
 ) -> list[dict]:
     """Run (or resume) R rounds in ``out_dir``; returns one metrics row per round (on ``test``).
 
     ``first_fits``: round 1's registration when it was already done (notebook 03's fits of the
     same samples, any order); ``on_round(row)`` is called after each round (e.g. to display).
+    ``real_tests``: held-out real samples per source kind, measured each round too (columns
+    ``<kind>/<metric>``: PA-MPJPE where they have 3D truth, per-pixel error where dense points,
+    keypoint reprojection error where keypoints; ``per_test_set`` lays them out).
     """
     out = Path(out_dir)
     rank, _ = distributed.rank_world()
@@ -180,6 +184,9 @@ def run_rounds(
                 "train_samples": int(w.sum()),
                 "seconds": time.perf_counter() - t_round,
             }
+            for kind, samples in (real_tests or {}).items():
+                real, _, _ = evaluate_model(body, model, samples[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
+                row.update({f"{kind}/{k}": v for k, v in real.items()})
             if rank == 0:
                 atomic_write_json(mpath, row)
         rows.append(row)
@@ -199,6 +206,25 @@ def run_rounds(
         if on_round is not None:
             on_round(rows[-1])
     return rows
+
+
+def per_test_set(rows: list[dict], synthetic: str = "synthetic") -> list[dict]:
+    """``run_rounds``' rows in long form: one row per (round, test set), the synthetic test set
+    named ``synthetic`` and each real one by its kind, with the metrics it has."""
+    out = []
+    for row in rows:
+        kinds = sorted({k.split("/", 1)[0] for k in row if "/" in k})
+        out.append({"round": row["round"], "test set": synthetic, **{k: v for k, v in row.items() if "/" not in k}})
+        for kind in kinds:
+            pre = f"{kind}/"
+            out.append(
+                {
+                    "round": row["round"],
+                    "test set": kind,
+                    **{k[len(pre) :]: v for k, v in row.items() if k.startswith(pre)},
+                }
+            )
+    return out
 
 
 def _finetune(

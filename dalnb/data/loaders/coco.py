@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dalnb.data.loaders.common import LoadResult, _coco_records, _Collector, _read_json
+from dalnb.data.loaders.common import DataError, LoadResult, _coco_records, _Collector, _read_json
 
 
 def load_coco_keypoints(
@@ -15,44 +15,58 @@ def load_coco_keypoints(
     """One sample per person annotation with keypoints: ``keypoints2d`` (17, 3) (v: 0 missing,
     1 labelled but occluded, 2 visible), ``image_path``, ``bbox`` and ``mask`` from the
     segmentation (pycocotools)."""
-    from pycocotools import mask as mask_utils
-
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
     data = _read_json(json_path)
     images, anns = _coco_records(data, json_path)
     col = _Collector(skip_bad)
     for i, a in enumerate(anns):
-        where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
         try:
-            kp = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
-            im = images[a["image_id"]]
-            h, w = int(im["height"]), int(im["width"])
-        except KeyError as e:
-            col.bad(f"{where}: missing key {e}")
-            continue
-        except ValueError:
-            col.bad(f"{where}: keypoints must hold 51 numbers, got {len(a.get('keypoints', []))}")
-            continue
-        path = image_dir / im["file_name"]
-        if require_image and not path.exists():
-            col.bad(f"{where}: image {path} not found")
-            continue
-        s = {
-            "sample_id": f"coco-{a.get('id', i)}",
-            "image_path": str(path),
-            "keypoints2d": kp,
-            "bbox": np.asarray(a.get("bbox", [0, 0, w, h]), np.float32),
-            "image_size": np.array([h, w]),
-        }
-        seg = a.get("segmentation")
-        if seg:
-            rle = (
-                mask_utils.frPyObjects(seg, h, w)
-                if isinstance(seg, list)
-                else (mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg)
-            )
-            m = mask_utils.decode(rle)
-            s["mask"] = (m.max(2) if m.ndim == 3 else m).astype(bool)
-        col.result.samples.append(s)
+            col.result.samples.append(coco_keypoints_sample(a, i, images, json_path, image_dir, require_image))
+        except DataError as e:
+            col.bad(str(e))
     return col.result
+
+
+def coco_keypoints_sample(
+    a: dict, i: int, images: dict, json_path: Path, image_dir: Path, require_image: bool = True, masks: bool = True
+) -> dict:
+    """One COCO person annotation (``a``, the ``i``-th) as a sample; raises ``DataError`` naming
+    the file and annotation. ``masks=False`` skips decoding the segmentation."""
+    where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
+    try:
+        kp = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
+        image_id = a["image_id"]
+    except KeyError as e:
+        raise DataError(f"{where}: missing key {e}") from None
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: keypoints must hold 51 numbers, got {len(a.get('keypoints', []))}") from None
+    if image_id not in images:
+        raise DataError(f"{where}: image_id {image_id} is not in the file's images table")
+    im = images[image_id]
+    try:
+        h, w = int(im["height"]), int(im["width"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{where}: image {image_id} needs an integer height and width") from None
+    path = image_dir / im["file_name"]
+    if require_image and not path.exists():
+        raise DataError(f"{where}: image {path} not found")
+    s = {
+        "sample_id": f"coco-{a.get('id', i)}",
+        "image_path": str(path),
+        "keypoints2d": kp,
+        "bbox": np.asarray(a.get("bbox", [0, 0, w, h]), np.float32),
+        "image_size": np.array([h, w]),
+    }
+    seg = a.get("segmentation")
+    if masks and seg:
+        from pycocotools import mask as mask_utils
+
+        rle = (
+            mask_utils.frPyObjects(seg, h, w)
+            if isinstance(seg, list)
+            else (mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg)
+        )
+        m = mask_utils.decode(rle)
+        s["mask"] = (m.max(2) if m.ndim == 3 else m).astype(bool)
+    return s

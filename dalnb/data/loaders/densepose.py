@@ -56,8 +56,6 @@ def load_densepose_coco(
 ) -> LoadResult:
     """DensePose-COCO json: per person ``dp_x, dp_y`` (0-255 in the box frame), ``dp_I, dp_U,
     dp_V`` and ``dp_masks`` (14 RLE part masks on a 256 x 256 box frame, pycocotools)."""
-    from pycocotools import mask as mask_utils
-
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
     data = _read_json(json_path)
@@ -66,49 +64,65 @@ def load_densepose_coco(
     for i, a in enumerate(anns):
         if "dp_x" not in a:
             continue
-        where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
         try:
-            x0, y0, bw, bh = (float(v) for v in a["bbox"])
-            dx, dy = np.asarray(a["dp_x"], np.float64), np.asarray(a["dp_y"], np.float64)
-            I, U, V = (np.asarray(a[k], np.float64) for k in ("dp_I", "dp_U", "dp_V"))
-            im = images[a["image_id"]]
-        except KeyError as e:
-            col.bad(f"{where}: missing key {e}")
-            continue
-        except (TypeError, ValueError) as e:
-            col.bad(f"{where}: bad values ({e})")
-            continue
-        if not (len(dx) == len(dy) == len(I) == len(U) == len(V)):
-            col.bad(f"{where}: dp_x/dp_y/dp_I/dp_U/dp_V lengths differ: {[len(v) for v in (dx, dy, I, U, V)]}")
-            continue
-        if len(I) and (I.min() < 1 or I.max() > 24):
-            col.bad(f"{where}: dp_I must lie in 1..24, got [{I.min()}, {I.max()}]")
-            continue
-        path = image_dir / im["file_name"]
-        if require_image and not path.exists():
-            col.bad(f"{where}: image {path} not found")
-            continue
-        s = {
-            "sample_id": f"densepose-coco-{a.get('id', i)}",
-            "image_path": str(path),
-            "dense_xy": np.stack([x0 + dx / 255.0 * bw, y0 + dy / 255.0 * bh], 1).astype(np.float32),
-            "dense_iuv": np.stack([I, U, V], 1).astype(np.float32),
-            "dense_uv_space": "densepose",
-            "bbox": np.array([x0, y0, bw, bh], np.float32),
-        }
-        if "keypoints" in a:
-            s["keypoints2d"] = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
-        if a.get("dp_masks"):
-            s["mask"] = _dp_masks_to_image(
-                a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils
-            )
-        col.result.samples.append(s)
+            col.result.samples.append(densepose_coco_sample(a, i, images, json_path, image_dir, require_image))
+        except DataError as e:
+            col.bad(str(e))
     if anns and not any("dp_x" in a for a in anns):
-        raise DataError(
-            f"{json_path}: none of its {len(anns)} annotations has DensePose fields (dp_x, dp_y, dp_I, dp_U, dp_V): "
-            "a COCO keypoints file? read it with load_coco_keypoints"
-        )
+        raise no_densepose_fields(json_path, len(anns))
     return col.result
+
+
+def no_densepose_fields(json_path: Path, n: int) -> DataError:
+    return DataError(
+        f"{json_path}: none of its {n} annotations has DensePose fields (dp_x, dp_y, dp_I, dp_U, dp_V): "
+        "a COCO keypoints file? read it with load_coco_keypoints"
+    )
+
+
+def densepose_coco_sample(
+    a: dict, i: int, images: dict, json_path: Path, image_dir: Path, require_image: bool = True, masks: bool = True
+) -> dict:
+    """One DensePose-COCO annotation (``a``, the ``i``-th) as a sample in image pixels; raises
+    ``DataError`` naming the file and annotation. ``masks=False`` skips decoding ``dp_masks``."""
+    where = f"{json_path} annotation {i} (id {a.get('id', '?')})"
+    try:
+        x0, y0, bw, bh = (float(v) for v in a["bbox"])
+        dx, dy = np.asarray(a["dp_x"], np.float64), np.asarray(a["dp_y"], np.float64)
+        I, U, V = (np.asarray(a[k], np.float64) for k in ("dp_I", "dp_U", "dp_V"))
+        image_id = a["image_id"]
+    except KeyError as e:
+        raise DataError(f"{where}: missing key {e}") from None
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{where}: bad values ({e})") from None
+    if not (len(dx) == len(dy) == len(I) == len(U) == len(V)):
+        raise DataError(f"{where}: dp_x/dp_y/dp_I/dp_U/dp_V lengths differ: {[len(v) for v in (dx, dy, I, U, V)]}")
+    if len(I) and (I.min() < 1 or I.max() > 24):
+        raise DataError(f"{where}: dp_I must lie in 1..24, got [{I.min()}, {I.max()}]")
+    if image_id not in images:
+        raise DataError(f"{where}: image_id {image_id} is not in the file's images table")
+    im = images[image_id]
+    path = image_dir / im["file_name"]
+    if require_image and not path.exists():
+        raise DataError(f"{where}: image {path} not found")
+    s = {
+        "sample_id": f"densepose-coco-{a.get('id', i)}",
+        "image_path": str(path),
+        "dense_xy": np.stack([x0 + dx / 255.0 * bw, y0 + dy / 255.0 * bh], 1).astype(np.float32),
+        "dense_iuv": np.stack([I, U, V], 1).astype(np.float32),
+        "dense_uv_space": "densepose",
+        "bbox": np.array([x0, y0, bw, bh], np.float32),
+    }
+    if "keypoints" in a:
+        try:
+            s["keypoints2d"] = np.asarray(a["keypoints"], np.float32).reshape(17, 3)
+        except ValueError:
+            raise DataError(f"{where}: keypoints must hold 51 numbers, got {len(a['keypoints'])}") from None
+    if masks and a.get("dp_masks"):
+        from pycocotools import mask as mask_utils
+
+        s["mask"] = _dp_masks_to_image(a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils)
+    return s
 
 
 def _dp_masks_to_image(dp_masks, bbox, h: int, w: int, mask_utils) -> np.ndarray:
