@@ -134,8 +134,8 @@ def mesh_view(
         meshes = [meshes]
     page = mesh_html(list(meshes), faces, colors, frames=frames, labels=labels)
     return HTML(
-        f'<iframe srcdoc="{_html.escape(page, quote=True)}" width="100%" height="{height + 40}" '
-        f'style="border:0" title="3D mesh view (drag to rotate)"></iframe>'
+        f'<div class="dalnb-mesh-frame"><iframe srcdoc="{_html.escape(page, quote=True)}" width="100%" '
+        f'height="{height + 40}" style="border:0" title="3D mesh view (drag to rotate)"></iframe></div>'
     )
 
 

@@ -381,3 +381,73 @@ def test_readme_results_equal_the_reference_run():
         assert html.escape(c.ours) in index, c.ours
     for row in json.loads((ref / "headline.json").read_text()):
         assert row["ours"] in index
+
+
+PLAYERS = ('iframe[title^="registration player"]', 'iframe[title^="rounds comparer"]')
+
+
+def player_bytes(html_path: Path) -> int:
+    """What the players (their iframes: registration player, rounds comparer, the body explorer's
+    precomputed poses) weigh in a report page."""
+    import re
+
+    text = html_path.read_text()
+    titles = ("registration player", "rounds comparer", "3D mesh view")
+    return sum(len(m.group(0)) for m in re.finditer(r"<iframe[^>]*>", text) if any(t in m.group(0) for t in titles))
+
+
+def check_players_offline(html_path: Path) -> int:
+    """Each frame player of a report page in headless Chromium, every network request refused:
+    moving its slider (and its picker) changes the picture, with no error. Returns how many."""
+    import io
+
+    from browser import CHROMIUM_ARGS, chromium_path
+    from PIL import Image
+
+    exe = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    n = 0
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        online, errors = [], []
+
+        def refuse(route):
+            online.append(route.request.url)
+            route.abort()
+
+        page.route("http*://**", refuse)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(html_path.as_uri(), wait_until="load")
+        for sel in PLAYERS:
+            for el in page.locator(sel).all():
+                el.scroll_into_view_if_needed()
+                page.wait_for_timeout(500)
+                shot = lambda el=el: np.asarray(Image.open(io.BytesIO(el.screenshot())).convert("L")).astype(int)  # noqa: E731
+                inner = el.content_frame
+                a = shot()
+                inner.locator("input[type=range]").focus()
+                page.keyboard.press("End")
+                page.wait_for_timeout(500)
+                b = shot()
+                assert np.abs(a - b).mean() > 0.5, f"{html_path.name}: moving the slider of {sel} changed nothing"
+                if inner.locator("select").count():
+                    inner.locator("select").select_option(index=1)
+                    page.wait_for_timeout(500)
+                    assert np.abs(b - shot()).mean() > 0.5, f"{html_path.name}: picking another image changed nothing"
+                n += 1
+        browser.close()
+    assert not online and not errors, (html_path.name, online, errors)
+    return n
+
+
+def test_players_play_offline_in_the_report(tiny_chain):
+    """The registration player (03) and the rounds comparer (04) step through their frames in the
+    exported HTML with no kernel and no network; the players weigh at most 1.5 MB on any page."""
+    tmp_path, _ = tiny_chain
+    out = tmp_path / "reports" / "run"
+    assert check_players_offline(out / "03_registration.html") == 1
+    assert check_players_offline(out / "04_deform_and_learn.html") == 1
+    weights = {p.name: player_bytes(p) for p in sorted(out.glob("[0-9][0-9]_*.html"))}
+    assert weights["01_data_prep.html"] > 0 and max(weights.values()) <= 1_500_000, weights

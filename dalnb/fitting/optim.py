@@ -54,10 +54,16 @@ def robust_scale(cfg: RegistrationConfig, stage: Stage, it: int) -> float | None
 
 
 def run_stage(
-    prob: _Problem, stage: Stage, cfg: RegistrationConfig, history: dict[str, list], active: torch.Tensor
+    prob: _Problem,
+    stage: Stage,
+    cfg: RegistrationConfig,
+    history: dict[str, list],
+    active: torch.Tensor,
+    on_iter=None,
 ) -> torch.Tensor:
     """Adam on the stage's free parameter columns (cosine-decayed learning rate); samples stop on
-    their own. Returns the final per-sample weighted loss."""
+    their own. Returns the final per-sample weighted loss. ``on_iter(it)`` is called after each
+    step (e.g. to keep the state)."""
     th = prob.theta
     prob.hold_body(set(stage.free) <= RIGID_FREE)
     m_adam, v_adam = torch.zeros_like(th), torch.zeros_like(th)
@@ -90,6 +96,8 @@ def run_stage(
             rows.append(
                 torch.cat([torch.stack([*T.values(), loss_b.nan_to_num(0)]) @ mean_w, run.sum()[None].to(th.dtype)])
             )
+        if on_iter is not None:
+            on_iter(it)
         if it % 10 == 9 and not run.any():
             break
     names = list(T) + ["total", "active"] if stage.iters else []

@@ -18,7 +18,19 @@ from dalnb.fitting.problem import _Problem, _total
 from dalnb.fitting.result import FitResult, concat_fits
 
 
-def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history):
+def _posed(body, prob: _Problem):
+    """The problem's current bodies (full pose, scales, rotation) and cameras in pixels."""
+    pose = prob.full_pose
+    R = rot.nine_to_matrix(prob.rot9)
+    sc = prob.log_sc.exp()
+    full = body(pose, segment_scales=sc, rotation=R)
+    size, centre = prob.b.size, prob.b.centre
+    s_n = prob.cam[:, 0].exp()
+    cam = torch.stack([s_n * size, prob.cam[:, 1] * size + centre[:, 0], prob.cam[:, 2] * size + centre[:, 1]], 1)
+    return pose, R, sc, full, cam
+
+
+def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history, keep_every=0, frames=None):
     batch = prepare_batch(body, samples, cfg, densepose_map)
     if init is not None and "camera" in init:  # pixels -> each sample's normalised frame
         cam = init.pop("camera")
@@ -63,21 +75,29 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     else:
         prob = _Problem(body, batch, cfg, device, init)
     iters = torch.zeros(B, dtype=torch.int64)
+
+    def keep(at: int) -> None:
+        with torch.no_grad():
+            _, _, _, full, cam = _posed(body, prob)
+        frames.append({"iteration": at, "vertices": full.vertices.cpu(), "camera": cam.cpu()})
+
     for st in stages[first:]:
         n0 = len(history.get("total", []))
-        run_stage(prob, st, cfg, history, valid)
+        if keep_every and not frames:
+            keep(n0)
+        on_iter = (
+            (lambda it, n0=n0: keep(n0 + it + 1) if (n0 + it + 1) % keep_every == 0 else None) if keep_every else None
+        )
+        run_stage(prob, st, cfg, history, valid, on_iter)
         iters += len(history.get("total", [])) - n0
+    if keep_every and frames[-1]["iteration"] != len(history.get("total", [])):
+        keep(len(history.get("total", [])))
     with torch.no_grad():
         w_last = stages[-1].weights
         T = prob.terms(w_last)
         total = _total(T, w_last)
-        pose = prob.full_pose
-        R = rot.nine_to_matrix(prob.rot9)
-        sc = prob.log_sc.exp()
-        full = body(pose, segment_scales=sc, rotation=R)
-        s_n = prob.cam[:, 0].exp()
+        pose, R, sc, full, cam = _posed(body, prob)
         size, centre = prob.b.size, prob.b.centre
-        cam = torch.stack([s_n * size, prob.cam[:, 1] * size + centre[:, 0], prob.cam[:, 2] * size + centre[:, 1]], 1)
         persp = torch.cat([prob.kappa[:, None], prob.b.principal * size[:, None] + centre], 1)
     status = np.array(batch.status, dtype=object)
     finite = torch.isfinite(full.vertices).all(2).all(1) & torch.isfinite(total) & torch.isfinite(cam).all(1)
@@ -118,12 +138,15 @@ def register(
     init: FitResult | dict | None = None,
     densepose_map=None,
     progress: bool = False,
+    keep_every: int = 0,
 ) -> FitResult:
     """Fit the template to every sample (defaults = notebook 03's). Samples that cannot be
     fitted get a status saying why; they never affect the others, and no output is NaN.
 
     ``init``: start from given parameters (a FitResult or dict with pose, segment_scales,
     rotation and camera in pixels), e.g. the regressor's prediction; otherwise the rest pose.
+    ``keep_every``: keep the first chunk's state every so many iterations (``FitResult.frames``:
+    what notebook 03's registration player steps through).
     """
     import time
 
@@ -134,20 +157,22 @@ def register(
     body_d = body.on(device)
     torch.manual_seed(cfg.seed)
     t0 = time.perf_counter()
-    parts, history = [], {}
+    parts, history, frames = [], {}, []
     n = len(samples)
     bar = tqdm(total=n, desc="registration", unit="fit", show=progress)
     for a in range(0, n, cfg.chunk_size):
         chunk = samples[a : a + cfg.chunk_size]
         ini = _slice_init(init, a, a + len(chunk)) if init is not None else None
         h: dict[str, list] = {}
-        parts.append(_fit_chunk(body_d, chunk, cfg, device, ini, densepose_map, h))
+        kept: list[dict] = []
+        parts.append(_fit_chunk(body_d, chunk, cfg, device, ini, densepose_map, h, keep_every if a == 0 else 0, kept))
         if not history:
-            history = h
+            history, frames = h, kept
         bar.update(len(chunk))
     bar.close()
     res = concat_fits(parts)
     res.history = {k: np.asarray(v) for k, v in history.items()}
+    res.frames = frames
     res.seconds = time.perf_counter() - t0
     return res
 

@@ -33,6 +33,9 @@ class FitResult:
     perspective: torch.Tensor | None = (
         None  # (N, 3) kappa (1/m), principal point cx, cy (pixels); None: weak perspective
     )
+    # the states kept every few iterations (``register(..., keep_every=k)``), of the first chunk's
+    # samples: {"iteration": int, "vertices": (n, V, 3), "camera": (n, 3) pixels}
+    frames: list[dict] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.status)
