@@ -7,8 +7,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-import pytest
-from browser import CHROMIUM_ARGS, chromium_path, free_port, start_jupyterlab
+from browser import jupyterlab_page, open_notebook
 from PIL import Image
 
 from dalnb.paths import NOTEBOOKS
@@ -31,10 +30,7 @@ def _shot(locator) -> np.ndarray:
 def _run_all(page, port: int, name: str, done: str, shots: Path) -> None:
     """Open ``name`` in a workspace of its own, run all its cells, wait until ``done`` is on the
     page and the kernel is idle; a cell's traceback fails at once with its text."""
-    page.goto(f"http://127.0.0.1:{port}/lab/workspaces/{Path(name).stem}/tree/{name}", timeout=60000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=60000)
-    page.wait_for_selector("text=| Idle", timeout=90000)  # the kernel is connected
-    page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    open_notebook(page, port, name, workspace=Path(name).stem)
     page.click("text=Run >> nth=0")
     page.click("text=Run All Cells")
     failed = page.locator(".jp-OutputArea-output:has-text('Traceback (most recent call last)')")
@@ -49,52 +45,35 @@ def _run_all(page, port: int, name: str, done: str, shots: Path) -> None:
 
 
 def test_players_move_in_jupyterlab(tmp_path):
-    exe = chromium_path()
-    sync_api = pytest.importorskip("playwright.sync_api")
     run_dir = tmp_path / "run"
     for name in ("01_data_prep.ipynb", "03_registration.ipynb"):
         _copy(name, tmp_path, run_dir)
-    port = free_port()
-    server = start_jupyterlab(tmp_path, port)
-    errors = []
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("dialog", lambda d: d.accept())  # leaving notebook 01 unsaved for 03
-            # notebook 01: the body explorer
-            _run_all(
-                page, port, "01_data_prep.ipynb", ".jp-OutputArea-output:has-text('The open template has')", tmp_path
-            )
-            explorer = page.locator(".jp-OutputArea-output:has(.widget-tab)").first
-            explorer.scroll_into_view_if_needed()
-            view = explorer.locator("canvas").first
-            page.wait_for_timeout(2000)
-            a = _shot(view)
-            handle = explorer.locator(".noUi-handle").first  # the first pose slider: spine1 x
-            handle.focus()
-            page.keyboard.press("End")
-            explorer.locator("text=updated in").wait_for(timeout=30000)
-            page.wait_for_timeout(2000)
-            b = _shot(view)
-            took = explorer.locator("text=updated in").inner_text()
-            page.screenshot(path=str(tmp_path / "explorer.png"))
-            # notebook 03 on the run notebook 01 wrote (notebook 02's depths by papermill)
-            run_pipeline("tiny", run_dir, reports=tmp_path / "reports", only=["02"])
-            _run_all(page, port, "03_registration.ipynb", "iframe[title^='registration player']", tmp_path)
-            player = page.locator("iframe[title^='registration player']").first
-            player.scroll_into_view_if_needed()
-            page.wait_for_timeout(1000)
-            c = _shot(player)
-            player.content_frame.locator("input[type=range]").focus()
-            page.keyboard.press("End")
-            page.wait_for_timeout(1000)
-            d = _shot(player)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with jupyterlab_page(tmp_path, (1400, 1000)) as (page, port, errors):
+        # notebook 01: the body explorer
+        _run_all(page, port, "01_data_prep.ipynb", ".jp-OutputArea-output:has-text('The open template has')", tmp_path)
+        explorer = page.locator(".jp-OutputArea-output:has(.widget-tab)").first
+        explorer.scroll_into_view_if_needed()
+        view = explorer.locator("canvas").first
+        page.wait_for_timeout(2000)
+        a = _shot(view)
+        explorer.locator(".noUi-handle").first.focus()  # the first pose slider: spine1 x
+        page.keyboard.press("End")
+        explorer.locator("text=updated in").wait_for(timeout=30000)
+        page.wait_for_timeout(2000)
+        b = _shot(view)
+        took = explorer.locator("text=updated in").inner_text()
+        page.screenshot(path=str(tmp_path / "explorer.png"))
+        # notebook 03 on the run notebook 01 wrote (notebook 02's depths by papermill)
+        run_pipeline("tiny", run_dir, reports=tmp_path / "reports", only=["02"])
+        _run_all(page, port, "03_registration.ipynb", "iframe[title^='registration player']", tmp_path)
+        player = page.locator("iframe[title^='registration player']").first
+        player.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        c = _shot(player)
+        player.content_frame.locator("input[type=range]").focus()
+        page.keyboard.press("End")
+        page.wait_for_timeout(1000)
+        d = _shot(player)
     assert not [e for e in errors if "widget" in e.lower() or "three" in e.lower()], errors
     assert a.std() > 5, "the body explorer's 3D view is blank"
     assert np.abs(a - b).mean() > 0.5, f"moving a pose slider did not change the 3D view ({took})"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dalnb.data.loaders.common import DataError, LoadResult, _coco_records, _Collector, _read_json
+from dalnb.data.loaders.common import DataError, LoadResult, _coco_image, _coco_records, _Collector, _read_json
 
 
 def load_coco_keypoints(
@@ -41,16 +41,8 @@ def coco_keypoints_sample(
         raise DataError(f"{where}: missing key {e}") from None
     except (TypeError, ValueError):
         raise DataError(f"{where}: keypoints must hold 51 numbers, got {len(a.get('keypoints', []))}") from None
-    if image_id not in images:
-        raise DataError(f"{where}: image_id {image_id} is not in the file's images table")
-    im = images[image_id]
-    try:
-        h, w = int(im["height"]), int(im["width"])
-    except (KeyError, TypeError, ValueError):
-        raise DataError(f"{where}: image {image_id} needs an integer height and width") from None
-    path = image_dir / im["file_name"]
-    if require_image and not path.exists():
-        raise DataError(f"{where}: image {path} not found")
+    im, path = _coco_image(images, image_id, image_dir, where, require_image)
+    h, w = im["height"], im["width"]
     s = {
         "sample_id": f"coco-{a.get('id', i)}",
         "image_path": str(path),

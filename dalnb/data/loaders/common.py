@@ -68,3 +68,19 @@ def _coco_records(data: dict, path: Path):
         if k not in data:
             raise DataError(f"{path}: missing top-level key {k!r} (not a COCO annotation file?)")
     return {im["id"]: im for im in data["images"]}, data["annotations"]
+
+
+def _coco_image(images: dict, image_id, image_dir: Path, where: str, require_image: bool) -> tuple[dict, Path]:
+    """An annotation's image record (height, width as ints) and path; ``DataError`` naming
+    ``where`` when it is not in the images table, lacks its size or (``require_image``) is absent."""
+    if image_id not in images:
+        raise DataError(f"{where}: image_id {image_id} is not in the file's images table")
+    im = images[image_id]
+    try:
+        im = dict(im, height=int(im["height"]), width=int(im["width"]))
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{where}: image {image_id} needs an integer height and width") from None
+    path = Path(image_dir) / im["file_name"]
+    if require_image and not path.exists():
+        raise DataError(f"{where}: image {path} not found")
+    return im, path

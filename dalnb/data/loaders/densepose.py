@@ -16,6 +16,7 @@ import numpy as np
 from dalnb.data.loaders.common import (
     DataError,
     LoadResult,
+    _coco_image,
     _coco_records,
     _Collector,
     _read_json,
@@ -99,12 +100,7 @@ def densepose_coco_sample(
         raise DataError(f"{where}: dp_x/dp_y/dp_I/dp_U/dp_V lengths differ: {[len(v) for v in (dx, dy, I, U, V)]}")
     if len(I) and (I.min() < 1 or I.max() > 24):
         raise DataError(f"{where}: dp_I must lie in 1..24, got [{I.min()}, {I.max()}]")
-    if image_id not in images:
-        raise DataError(f"{where}: image_id {image_id} is not in the file's images table")
-    im = images[image_id]
-    path = image_dir / im["file_name"]
-    if require_image and not path.exists():
-        raise DataError(f"{where}: image {path} not found")
+    im, path = _coco_image(images, image_id, image_dir, where, require_image)
     s = {
         "sample_id": f"densepose-coco-{a.get('id', i)}",
         "image_path": str(path),
@@ -121,7 +117,7 @@ def densepose_coco_sample(
     if masks and a.get("dp_masks"):
         from pycocotools import mask as mask_utils
 
-        s["mask"] = _dp_masks_to_image(a["dp_masks"], (x0, y0, bw, bh), int(im["height"]), int(im["width"]), mask_utils)
+        s["mask"] = _dp_masks_to_image(a["dp_masks"], (x0, y0, bw, bh), im["height"], im["width"], mask_utils)
     return s
 
 
