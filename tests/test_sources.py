@@ -251,6 +251,9 @@ def test_the_chain_runs_on_every_kind_of_real_source(real_chain):
     assert "Human3.6M S9/S11 (4 frames), this run" in t05  # Table 1's rows on the test subjects
     assert "DensePose-COCO, held out" in t05  # Table 2's row on held-out DensePose people
     assert "DensePose-COCO only" in t06 and "Human3.6M only" in t06  # Table 3 on the paper's datasets
+    from test_notebooks import check_reports_offline
+
+    check_reports_offline(tmp / "reports" / "run")  # the real crops' pages stand alone offline too
 
 
 def test_h36m_in_mmpose_layout_names_images_and_cameras(tmp_path):
