@@ -15,12 +15,8 @@ __all__ = ["align_fits", "rows_by_source", "real_rows", "fit_overlays", "pick_by
 
 
 def align_fits(fits: FitResult, samples: list[dict]) -> FitResult:
-    """The fits of ``samples``, in their order (by ``sample_id``); a KeyError names the missing."""
-    pos = {str(s): i for i, s in enumerate(fits.sample_ids)}
-    missing = [str(s["sample_id"]) for s in samples if str(s["sample_id"]) not in pos]
-    if missing:
-        raise KeyError(f"align_fits: no fit for {len(missing)} samples, e.g. {missing[:3]}")
-    return fits.take([pos[str(s["sample_id"])] for s in samples])
+    """The fits of ``samples``, in their order (``FitResult.take_ids``)."""
+    return fits.take_ids([s["sample_id"] for s in samples])
 
 
 def pick_by_source(samples: list[dict], n: int, real_only: bool = True) -> list[dict]:
@@ -48,7 +44,7 @@ def rows_by_source(body, fits: FitResult, samples: list[dict]) -> list[dict]:
 
 
 def real_rows(rows: list[dict]) -> list[dict]:
-    """``training.per_test_set`` rows of the real test sets only, with each set's size."""
+    """``training.per_test_set`` rows of the real test sets only."""
     return [r for r in rows if r["test set"] != "synthetic"]
 
 

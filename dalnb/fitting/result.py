@@ -43,6 +43,14 @@ class FitResult:
     def keypoints(self, body, names: str = "coco17") -> torch.Tensor:
         return body.keypoints(self.vertices, names)
 
+    def take_ids(self, sample_ids) -> FitResult:
+        """The fits of ``sample_ids``, in that order; a KeyError names the ids without a fit."""
+        pos = {str(s): i for i, s in enumerate(self.sample_ids)}
+        missing = [str(s) for s in sample_ids if str(s) not in pos]
+        if missing:
+            raise KeyError(f"no fit for {len(missing)} samples, e.g. {missing[:3]}")
+        return self.take([pos[str(s)] for s in sample_ids])
+
     def take(self, index) -> FitResult:
         """The fits at ``index`` (an int, slice or index array), as a FitResult."""
         idx = [index] if isinstance(index, int) else index

@@ -148,6 +148,7 @@ def fit_photos(
     from dalnb.fitting import RegistrationConfig, register, save_fits
     from dalnb.io import atomic_write_bytes
     from dalnb.mesh_io import export_mesh
+    from dalnb.metrics import keypoint_error
     from dalnb.viz import overlay_mesh
 
     body = body or BodyModel.default()
@@ -219,11 +220,8 @@ def fit_photos(
         stem = Path(p).stem
         status = str(fits.status[i]) if dets[p]["found"] else "no person detected"
         conf = s["keypoints2d"][:, 2] > 0.5
-        err = (
-            float(np.linalg.norm(kp_all[i] - s["keypoints2d"][:, :2], axis=1)[conf].mean())
-            if conf.any() and status == "ok"
-            else float("nan")
-        )
+        confident = np.concatenate([s["keypoints2d"][:, :2], conf[:, None]], 1)
+        err = float(keypoint_error(kp_all[i : i + 1], confident[None])[0]) if status == "ok" else float("nan")
         r = PhotoFit(p, status, err, n_keypoints=int(conf.sum()), depth_prior="keypoints_depth" in s)
         if status == "ok":
             z = body.keypoints(fits.vertices[i : i + 1], "coco17")[0, :, 2].numpy()

@@ -75,8 +75,7 @@ def load_fits_list(paths: list[Path], body) -> FitResult:
 
 
 def _reorder(fits: FitResult, sample_ids: list[str]) -> FitResult:
-    pos = {s: i for i, s in enumerate(fits.sample_ids)}
-    return fits.take([pos[str(s)] for s in sample_ids])
+    return fits.take_ids(sample_ids)
 
 
 def round_dir(out_dir: str | Path, r: int) -> Path:

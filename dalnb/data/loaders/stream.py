@@ -14,6 +14,7 @@ from dalnb.data.loaders.common import DataError
 __all__ = ["iter_top_level"]
 
 _WS = " \t\n\r"
+MAX_VALUE = 1 << 26  # characters one array element may span (64 Mi)
 
 
 class _Reader:
@@ -59,7 +60,9 @@ class _Reader:
             try:
                 v, end = self.dec.raw_decode(self.text, self.pos)
             except json.JSONDecodeError as e:
-                if self._fill():
+                # more text only helps a value cut by the buffer's end; a value longer than
+                # MAX_VALUE is taken as malformed rather than read into memory whole
+                if len(self.text) - self.pos < MAX_VALUE and self._fill():
                     continue
                 raise self.error(f"malformed JSON ({e.msg})") from None
             if end == len(self.text) and self._fill():  # a number may go on in the next chunk

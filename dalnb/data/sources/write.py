@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dalnb.data.crop import crop_sample
+from dalnb.data.loaders.common import DataError, _read_json
 from dalnb.data.schema import SampleError, validate_sample
 from dalnb.data.sources.records import records
 from dalnb.data.sources.spec import Source, check_source
@@ -91,12 +92,11 @@ class _Shards:
             self.index, self.buf = self.index + 1, []
 
 
-def _read_json(path: Path) -> dict | None:
-    import json
-
+def _report(path: Path) -> dict | None:
+    """A report written earlier, or None (none, or unreadable: then it is written anew)."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+        return _read_json(path)
+    except DataError:
         return None
 
 
@@ -117,18 +117,17 @@ def write_source(
 
     check_source(src)
     config = {"source": src.spec(), **asdict(plan)}
-    done = _read_json(report_path)
+    done = _report(report_path)
     if done and done.get("config") == config and _shards_present(train_dir, test_dir, done):
         return done
     partial = report_path.with_name(report_path.stem + ".partial.json")
-    rep = _read_json(partial)
+    rep = _report(partial)
     if not rep or rep.get("config") != config:
         for d in (train_dir, test_dir):
             shutil.rmtree(d, ignore_errors=True)
         rep = {
             "kind": src.kind,
             "config": config,
-            "consumed": 0,
             "read": 0,
             "train": 0,
             "test": 0,
@@ -144,7 +143,6 @@ def write_source(
     train = _Shards(train_dir, src.kind, plan.shard_size, rep["train_shards"])
     test = _Shards(test_dir, src.kind, plan.shard_size, rep["test_shards"])
     unused, images, t0 = Counter(rep["unused"]), _Images(), time.perf_counter() - rep["seconds"]
-    usable = rep["train"] + rep["test"]
 
     def checkpoint() -> None:
         train.flush()
@@ -161,21 +159,24 @@ def write_source(
         log.warning("skipping %s", msg)
 
     pbar = bar(total=plan.n_train + plan.n_test, desc=f"source {src.kind}", show=progress)
-    pbar.update(usable)
+    pbar.update(rep["train"] + rep["test"])
     for j, rec in enumerate(records(src, report_path.parent / f"{src.kind}_detections")):
-        if j < rep["consumed"]:
+        if j < rep["read"]:  # read before a resume
             continue
-        rep["consumed"], rep["read"] = j + 1, rep["read"] + 1
+        rep["read"] = j + 1
         if rec.bad:
             bad(rec.bad)
             continue
         if rec.unused:
             unused[rec.unused] += 1
             continue
-        held = rec.test if rec.test is not None else usable % plan.test_every == 0
-        split = "test" if held and rep["test"] < plan.n_test else "train" if rep["train"] < plan.n_train else ""
-        if rec.test is True and split == "train":
-            split = ""  # Human3.6M's test subjects never train
+        held = rec.test if rec.test is not None else (rep["train"] + rep["test"]) % plan.test_every == 0
+        if held and rep["test"] < plan.n_test:
+            split = "test"
+        elif rec.test is not True and rep["train"] < plan.n_train:  # Human3.6M's test subjects never train
+            split = "train"
+        else:
+            split = ""
         if not split:
             unused["beyond the preset's sizes"] += 1
         else:
@@ -184,7 +185,6 @@ def write_source(
             except (OSError, ValueError, SampleError) as e:
                 bad(f"{rec.where}: {e}" if rec.where not in str(e) else str(e))
                 continue
-            usable += 1
             rep[split] += 1
             pbar.update(1)
             if (train if split == "train" else test).add(crop):
