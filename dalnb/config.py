@@ -28,6 +28,7 @@ from dalnb.io import atomic_write_text, plain
 from dalnb.lifter import LifterConfig
 from dalnb.regressor import RegressorConfig
 from dalnb.run import Run
+from dalnb.steps import Ledger, RunLock, changes, digest
 from dalnb.training.config import RoundsConfig, TrainConfig
 
 __all__ = [
@@ -43,6 +44,12 @@ __all__ = [
     "apply_overrides",
     "save_config",
     "start_run",
+    "hold_run",
+    "inputs_digest",
+    "plan",
+    "notebook_key",
+    "NOTEBOOK_STEPS",
+    "NotebookStep",
 ]
 
 
@@ -256,11 +263,124 @@ def save_config(path: Path, cfg: StudyConfig | dict[str, Any]) -> Path:
     return atomic_write_text(Path(path), yaml.safe_dump(d, sort_keys=False))
 
 
+@dataclass(frozen=True)
+class NotebookStep:
+    """What a notebook's results are made from: the config sections it reads, the run folders
+    it writes (removed when those settings or its inputs change; the rounds key each of their
+    files themselves), and the notebooks it reads from."""
+
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    after: tuple[str, ...]
+
+
+NOTEBOOK_STEPS: dict[str, NotebookStep] = {
+    "01_data_prep": NotebookStep(("data", "body"), (), ()),
+    "02_cgan": NotebookStep(("lifter",), ("lifter",), ("01_data_prep",)),
+    "03_registration": NotebookStep(("registration",), ("fits", "photos"), ("01_data_prep", "02_cgan")),
+    "04_deform_and_learn": NotebookStep(("rounds",), (), ("01_data_prep", "02_cgan", "03_registration")),
+    "05_evaluation": NotebookStep(
+        ("evaluation", "rounds", "registration"),
+        ("eval",),
+        ("01_data_prep", "02_cgan", "03_registration", "04_deform_and_learn"),
+    ),
+    "06_ablations": NotebookStep(
+        ("ablations", "rounds", "registration", "evaluation"),
+        ("ablations",),
+        ("01_data_prep", "02_cgan", "03_registration", "04_deform_and_learn"),
+    ),
+}
+
+
+def _without_device(x):
+    if isinstance(x, dict):
+        return {k: _without_device(v) for k, v in x.items() if k != "device"}
+    return x
+
+
+def _section(d: dict, dotted: str):
+    for part in dotted.split("."):
+        d = d[part]
+    return d
+
+
+def notebook_key(cfg: StudyConfig, notebook: str, ledger: Ledger) -> dict:
+    """The key of a notebook's results: the seed, the config sections it reads (no device) and
+    the digests of the notebooks it reads from."""
+    step = NOTEBOOK_STEPS.get(notebook, NotebookStep((), (), ()))
+    d = cfg.to_dict()
+    return {
+        "seed": cfg.seed,
+        **{name: _without_device(_section(d, name)) for name in step.reads},
+        "inputs": {nb: ledger.digest(nb) for nb in step.after},
+    }
+
+
 def start_run(
     run_dir: str | Path, notebook: str, preset: str, overrides=None, seed: int = 0, device: str | None = None
 ) -> StudyConfig:
-    """Resolve a notebook's config (preset, overrides, seed, device), save it to
-    ``run_dir/config/<notebook>.yaml`` and return it."""
+    """Resolve a notebook's config (preset, overrides, seed, device), take the run folder
+    (``steps.RunLock``: one writer at a time), remove this notebook's results when they were made
+    from other settings or inputs (``NOTEBOOK_STEPS``; a warning says what changed), save the
+    config to ``run_dir/config/<notebook>.yaml`` and return it."""
     cfg = apply_overrides(replace(get_preset(preset), seed=seed, device=device), overrides).resolve()
-    save_config(Run(run_dir).config(notebook), cfg)
+    run = Run(run_dir)
+    hold_run(run.root, f"notebook {notebook}")
+    ledger = Ledger(run.root)
+    step = NOTEBOOK_STEPS.get(notebook, NotebookStep((), (), ()))
+    ledger.ensure(notebook, notebook_key(cfg, notebook, ledger), [run.root / w for w in step.writes])
+    save_config(run.config(notebook), cfg)
     return cfg
+
+
+def inputs_digest(run_dir: str | Path, notebook: str) -> str:
+    """The digest of what a notebook reads from earlier notebooks (their recorded digests): the
+    ``inputs`` of the steps it keys itself (``run_rounds``, ``label_ceiling``)."""
+    ledger = Ledger(Run(run_dir).root)
+    return digest({nb: ledger.digest(nb) for nb in NOTEBOOK_STEPS[notebook].after})
+
+
+def plan(run_dir: str | Path, preset: str, overrides=None, seed: int = 0) -> list[dict]:
+    """Per notebook, what a run of ``preset`` with ``overrides`` would do in ``run_dir``: make
+    it (never made), reuse it (made from the same settings and inputs) or remake it, and why;
+    then the steps recorded inside the notebooks (the rounds' files), each with its digest."""
+    cfg = apply_overrides(replace(get_preset(preset), seed=seed), overrides).resolve()
+    ledger = Ledger(Run(run_dir).root)
+    digests: dict[str, str] = {}
+    rows = []
+    for nb, step in NOTEBOOK_STEPS.items():
+        d = cfg.to_dict()
+        key = {
+            "seed": cfg.seed,
+            **{name: _without_device(_section(d, name)) for name in step.reads},
+            "inputs": {u: digests[u] for u in step.after},
+        }
+        digests[nb] = digest(key)
+        rec = ledger.record(nb)
+        if rec is None:
+            state = "not made"
+        elif rec["digest"] == digests[nb]:
+            state = "reused"
+        else:
+            state = "remade: " + ", ".join(changes(rec["key"], key))
+        rows.append({"step": nb, "state": state, "digest": rec["digest"] if rec else ""})
+    for rec in ledger.steps():
+        if rec["step"] not in NOTEBOOK_STEPS:
+            rows.append({"step": rec["step"], "state": "recorded", "digest": rec["digest"]})
+    return rows
+
+
+_HELD: dict[Path, RunLock] = {}
+
+
+def hold_run(root: Path, command: str) -> RunLock:
+    """This process's lock on a run folder, taken once and released when the process ends (a
+    pipeline's kernels share the pipeline's lock through ``steps.LOCK_ENV``)."""
+    import atexit
+
+    root = Path(root)
+    if root not in _HELD:
+        _HELD[root] = RunLock(root, command)
+        atexit.register(_HELD[root].release)
+    _HELD[root].acquire()
+    return _HELD[root]

@@ -23,6 +23,7 @@ from pathlib import Path
 from dalnb.paths import NOTEBOOKS, ROOT, resolve
 from dalnb.report import write_index
 from dalnb.run import Run
+from dalnb.steps import LOCK_ENV, STRICT_ENV, RunInUse, RunLock
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,21 @@ def run_pipeline(
     nbs = list_notebooks(only, notebooks_dir)
     if not nbs:
         raise PipelineError(f"no notebooks found in {notebooks_dir} matching {only}")
+    lock = RunLock(run_dir, "python -m dalnb.pipeline " + " ".join(sys.argv[1:]))
+    lock.acquire()  # a second writer fails here, naming this one
+    before = os.environ.get(LOCK_ENV)
+    os.environ[LOCK_ENV] = lock.token  # the kernels write under this lock
+    try:
+        return _run_chain(nbs, preset, run_dir, out_dir, kernel, extra_parameters, notebooks_dir)
+    finally:
+        lock.release()
+        if before is None:
+            os.environ.pop(LOCK_ENV, None)
+        else:
+            os.environ[LOCK_ENV] = before
+
+
+def _run_chain(nbs, preset, run_dir, out_dir, kernel, extra_parameters, notebooks_dir) -> list[NotebookResult]:
     results: list[NotebookResult] = []
     for src in nbs:
         log.info("running %s (preset %s)", src.name, preset)
@@ -209,18 +225,34 @@ def main(argv=None) -> int:
         help="a real source for the training and test sets, e.g. --source photos=my_photos/ "
         "or --source densepose_coco=densepose_coco_2014_train.json:train2014/",
     )
+    ap.add_argument(
+        "--status",
+        action="store_true",
+        help="show, per step, whether a run with this preset and these overrides would reuse or remake it, and why",
+    )
+    ap.add_argument(
+        "--strict", action="store_true", help="refuse to remake a step made from other settings (names the keys)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     run_dir = Path(args.run_dir or f"runs/{args.preset}")
+    if args.strict:
+        os.environ[STRICT_ENV] = "1"  # the kernels inherit it
     try:
         overrides = _parse_overrides(args.override)
         if args.source:
             overrides["data.sources"] = _parse_sources(args.source)
+        if args.status:
+            from dalnb.config import plan
+
+            for row in plan(run_dir, args.preset, overrides):
+                print(f"{row['step']:<28} {row['digest'] or '-':<17} {row['state']}")
+            return 0
         extra = {"overrides": overrides} if overrides else None
         results = run_pipeline(
             args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel, extra
         )
-    except PipelineError as e:
+    except (PipelineError, RunInUse) as e:
         print(f"pipeline failed: {e}", file=sys.stderr)
         return 1
     out = results[-1].ipynb.parent

@@ -29,6 +29,7 @@ from torch import nn
 from dalnb import rotations as rot
 from dalnb.body import skeleton as sk
 from dalnb.body.camera import FACING_CAMERA, project
+from dalnb.keypoint_head import KeypointHead, soft_argmax
 from dalnb.mesh_io import mirror_vertex_map
 
 __all__ = [
@@ -72,6 +73,10 @@ class RegressorConfig:
     # the regressor from settling on the fits' mean pose and make it hedge its heading errors
     w_joints: float = 10.0
     w_joints_camera: float = 10.0
+    # 2D keypoint head: heatmaps at stride 8 from the backbone's middle stages, their soft-argmax (COCO-17, the
+    # crop's normalised frame) trained on the 2D annotations and given to the parameter head beside the pooled features
+    keypoint_head: bool = False
+    w_keypoints2d: float = 1.0  # smooth-L1 of the soft-argmax keypoints against the annotated ones
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -238,13 +243,20 @@ def _backbone(cfg: RegressorConfig) -> tuple[nn.Module, int]:
 
 
 class Regressor(nn.Module):
-    """(B, 3, S, S) float images in [0, 1] -> (B, D) flat parameters (``Prediction.from_flat``)."""
+    """(B, 3, S, S) float images in [0, 1] -> (B, D) flat parameters (``Prediction.from_flat``);
+    with ``cfg.keypoint_head``, ``forward(images, keypoints=True)`` also gives the (B, 17, 2)
+    soft-argmax keypoints that the parameter head reads."""
 
     def __init__(self, cfg: RegressorConfig | None = None):
         super().__init__()
         self.cfg = cfg or RegressorConfig()
         self.backbone, feat = _backbone(self.cfg)
         D = LAYOUT.dim
+        self.keypoints = None
+        if self.cfg.keypoint_head:
+            c8, c16 = self.backbone.layer2[-1].conv1.in_channels, self.backbone.layer3[-1].conv1.in_channels
+            self.keypoints = KeypointHead(c8, c16)
+            feat += 2 * len(sk.COCO17)
         self.head = nn.Sequential(
             nn.Linear(feat + D, self.cfg.hidden),
             nn.ReLU(),
@@ -262,14 +274,26 @@ class Regressor(nn.Module):
         """Start the head from the mean of the given targets (B, D) (``mean_target``)."""
         self.mean.copy_(mean_target(params).to(self.mean))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pooled backbone features (B, F) and, with the keypoint head, soft-argmax keypoints (B, 17, 2)."""
+        if self.keypoints is None:
+            return self.backbone(x), None
+        b = self.backbone
+        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
+        f8 = b.layer2(b.layer1(x))
+        f16 = b.layer3(f8)
+        kp = soft_argmax(self.keypoints(f8, f16))
+        f = torch.flatten(b.avgpool(b.layer4(f16)), 1)
+        return torch.cat([f, 2 * kp.reshape(len(kp), -1).to(f.dtype)], 1), kp
+
+    def forward(self, images: torch.Tensor, keypoints: bool = False):
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
-        f = self.backbone((images - self.pixel_mean) / self.pixel_std)
+        f, kp = self._features((images - self.pixel_mean) / self.pixel_std)
         x = self.mean[None].expand(images.shape[0], -1)
         for _ in range(self.cfg.refine_steps):
             x = x + self.head(torch.cat([f, x], 1)).float()
-        return x
+        return (x, kp) if keypoints else x
 
 
 def images_to_tensor(images: np.ndarray | list) -> torch.Tensor:
@@ -291,6 +315,7 @@ def regressor_loss(
     kp_support: torch.Tensor,
     kp_reg: torch.Tensor,
     cfg: RegressorConfig,
+    keypoints2d: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-term batch means.
 
@@ -306,6 +331,8 @@ def regressor_loss(
       the fitted pose and segment scales, without the global rotation (``cfg.w_joints``);
       joints_camera: the same with each body's global rotation (``cfg.w_joints_camera``).
     * quat_norm: (|q| - 1)^2 keeps raw quaternions near the unit sphere.
+    * keypoints2d: with the keypoint head's soft-argmax ``keypoints2d`` (B, 17, 2), smooth-L1
+      (beta 0.02) against the annotated keypoints, weighted by their confidence.
 
     Shapes: pred/target (B, D); dense_vertex (B, P) int; dense_xy (B, P, 2); dense_w (B, P);
     keypoints (B, 17, 3) normalised (x, y, confidence).
@@ -341,7 +368,11 @@ def regressor_loss(
     c = keypoints[..., 2]
     T["keypoints"] = (((kp - keypoints[..., :2]) ** 2).sum(-1) * c).sum() / c.sum().clamp_min(1)
     T["quat_norm"] = ((p.quat.norm(dim=-1) - 1) ** 2).mean()
+    if keypoints2d is not None:
+        e = F.smooth_l1_loss(keypoints2d.float(), keypoints[..., :2], beta=0.02, reduction="none").sum(-1)
+        T["keypoints2d"] = (e * c).sum() / c.sum().clamp_min(1)
     w = {
+        "keypoints2d": cfg.w_keypoints2d,
         "params": cfg.w_params,
         "dense": cfg.w_dense,
         "keypoints": cfg.w_keypoints,

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mesh_image", "draw_mesh", "mesh_widget", "mesh_view", "part_colors", "VIEWS"]
+__all__ = [
+    "mesh_image",
+    "draw_mesh",
+    "mesh_widget",
+    "mesh_view",
+    "part_colors",
+    "VIEWS",
+    "empty_axes",
+    "rounds_error_figure",
+    "store_progress_figure",
+]
 
 #: view name -> rotation applied to body-frame points (y up, facing +z) before an
 #: orthographic projection onto x (right on screen) and y (up on screen)
@@ -232,9 +242,81 @@ def skeleton_views(truths: list, preds: list, bones, titles: list[str]):
     return fig
 
 
+def empty_axes(fig) -> list[str]:
+    """The shown axes of ``fig`` with nothing drawn on them (no line, patch, image or collection),
+    each by its title or its position: a figure drawn after it was shown has them."""
+    out = []
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        if not (ax.lines or ax.patches or ax.images or ax.collections):
+            out.append(ax.get_title() or f"axes {i + 1} of {len(fig.axes)}")
+    return out
+
+
+def _display_checked(display):
+    """``display`` of the inline backend, each figure shown with ``dalnb_empty_axes`` in its
+    output's metadata (the notebook tests read it)."""
+
+    def show(obj, *args, metadata=None, **kw):
+        if hasattr(obj, "axes") and hasattr(obj, "canvas"):
+            metadata = {**(metadata or {}), "dalnb_empty_axes": empty_axes(obj)}
+        return display(obj, *args, metadata=metadata, **kw)
+
+    show.dalnb_checked = True
+    return show
+
+
+def rounds_error_figure(tab):
+    """Fig. 8 of a rounds table (one row per round, ``run_rounds``' columns): the test errors of
+    the regressor and of its refinement beside the mean body's, the per-pixel error, and the fits'
+    error against the hidden truth (this round's and the store's)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), sharex=True)
+    for k, lab in (("mpjpe_mm", "MPJPE"), ("pa_mpjpe_mm", "PA-MPJPE"), ("pve_mm", "PVE")):
+        (line,) = axes[0].plot(tab.index, tab[k], "o-", label=lab)
+        axes[0].plot(tab.index, tab["refined_" + k], "o--", color=line.get_color(), alpha=0.6, label=lab + " refined")
+    axes[0].plot(tab.index, tab["mean_pose_pa_mpjpe_mm"], "k:", label="PA-MPJPE, one mean body for all")
+    axes[0].set(xlabel="round", ylabel="test error (mm)", title="Test error per round (Fig. 8)")
+    axes[1].plot(tab.index, tab["pixel_err"], "o-", label="regressor")
+    axes[1].plot(tab.index, tab["refined_pixel_err"], "o--", label="refined")
+    axes[1].set(xlabel="round", ylabel="per-pixel error (px)", title="2D agreement with the annotations")
+    axes[2].plot(tab.index, tab["train_fit_pa_mpjpe_mm"], "o-", label="this round's fits")
+    axes[2].plot(tab.index, tab["store_fit_pa_mpjpe_mm"], "s-", label="fit store (best so far)")
+    axes[2].set(xlabel="round", ylabel="median PA-MPJPE of fits (mm)", title="Pseudo-label quality", xticks=tab.index)
+    for ax in axes:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def store_progress_figure(body, samples: list[dict], stores: dict):
+    """Fig. 9: the same training samples (with ``joints3d``), one row per round: the fit the
+    store (``{round: FitStore}``) holds for each, drawn over its image, titled with the round
+    that made it and its PA-MPJPE against the hidden truth."""
+    import matplotlib.pyplot as plt
+
+    from dalnb.metrics import pa_mpjpe
+
+    truth = np.stack([s["joints3d"] for s in samples])
+    fig, axes = plt.subplots(len(stores), len(samples), figsize=(2.6 * len(samples), 2.7 * len(stores)), squeeze=False)
+    for row, (r, st) in zip(axes, stores.items()):
+        idx = [st.index[s["sample_id"]] for s in samples]
+        f = st.as_fits(body).take(idx)
+        err = pa_mpjpe(body.keypoints(f.vertices, "h36m17").numpy(), truth) * 1000
+        for j, (ax, s) in enumerate(zip(row, samples)):
+            ax.imshow(overlay_mesh(s["image"], f.vertices[j], body.faces, f.camera[j]))
+            ax.set_title(f"round {r} (from r{int(st.round[idx[j]])}): {err[j]:.0f} mm", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle("Fit store after each round: overlay and PA-MPJPE against the hidden ground truth")
+    return fig
+
+
 def notebook_style() -> None:
     """Display settings for the study's notebooks: tables shown whole (no truncated cells or
-    rows), figures as compact JPEG."""
+    rows), figures as compact JPEG, each shown figure's empty axes named in its output's
+    metadata (``empty_axes``)."""
     import matplotlib as mpl
     import pandas as pd
 
@@ -250,5 +332,9 @@ def notebook_style() -> None:
 
         if get_ipython() is not None:
             set_matplotlib_formats("jpeg", pil_kwargs={"quality": 85})
+            import matplotlib_inline.backend_inline as inline
+
+            if not getattr(inline.display, "dalnb_checked", False):
+                inline.display = _display_checked(inline.display)
     except ImportError:
         pass

@@ -5,7 +5,6 @@ import ast
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -137,15 +136,6 @@ def _code_cells(path: Path) -> list[str]:
 
 
 NBS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
-@pytest.mark.parametrize("path", NBS, ids=lambda p: p.name)
-def test_notebook_cells_are_short(path):
-    lengths = [len(src.splitlines()) for src in _code_cells(path)]
-    assert max(lengths) <= 20, f"{path.name}: a code cell of {max(lengths)} lines (at most 20)"
-    assert statistics.median(lengths) <= 8, (
-        f"{path.name}: median code cell {statistics.median(lengths)} lines (at most 8)"
-    )
 
 
 @pytest.mark.parametrize("path", NBS, ids=lambda p: p.name)

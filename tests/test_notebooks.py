@@ -73,6 +73,45 @@ def test_pipeline_runs_every_notebook_tiny(tiny_chain):
     assert "The paper's claims in this run" in index and index.count("class='v") == len(claims)
 
 
+def _figure_cells(ipynb: Path) -> list[tuple[str, list[dict]]]:
+    """(source, image outputs) of each executed code cell."""
+    nb = json.loads(ipynb.read_text())
+    return [
+        (
+            "".join(c["source"]),
+            [o for o in c.get("outputs", []) if {"image/jpeg", "image/png"} & set(o.get("data", {}))],
+        )
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    ]
+
+
+def test_every_cell_that_shows_a_figure_carries_its_image(tiny_chain):
+    """A cell that calls plt.show() shows an image, unless it printed why there is nothing to show."""
+    _, results = tiny_chain
+    for r in results:
+        for src, images in _figure_cells(r.ipynb):
+            if "plt.show()" in src and not images:
+                nb = json.loads(r.ipynb.read_text())
+                cell = next(c for c in nb["cells"] if "".join(c["source"]) == src)
+                said = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+                assert said.strip(), f"{r.name}: a cell that shows a figure has no image:\n{src[:300]}"
+
+
+def test_no_shown_figure_has_an_empty_axes(tiny_chain):
+    """Every figure reaches the page drawn: each image output names its empty axes (viz.notebook_style)."""
+    _, results = tiny_chain
+    shown = 0
+    for r in results:
+        for src, images in _figure_cells(r.ipynb):
+            for o in images:
+                empty = o.get("metadata", {}).get("dalnb_empty_axes")
+                assert empty is not None, f"{r.name}: a figure shown without the check:\n{src[:200]}"
+                assert empty == [], f"{r.name}: empty axes {empty} in the figure of\n{src[:300]}"
+                shown += 1
+    assert shown >= 15, shown
+
+
 def _output_text(ipynb: Path) -> str:
     nb = json.loads(ipynb.read_text())
     outs = [o for c in nb["cells"] for o in c.get("outputs", [])]
@@ -451,3 +490,34 @@ def test_players_play_offline_in_the_report(tiny_chain):
     assert check_players_offline(out / "04_deform_and_learn.html") == 1
     weights = {p.name: player_bytes(p) for p in sorted(out.glob("[0-9][0-9]_*.html"))}
     assert weights["01_data_prep.html"] > 0 and max(weights.values()) <= 1_500_000, weights
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_rerun_reuses_what_its_config_made_and_remakes_what_a_changed_knob_touches(tiny_chain):
+    """Notebook 04 again on the chain's run folder: unchanged, it remakes nothing; with
+    rounds.later_iters changed, round 2 is remade (round 1 kept), the page says why and shows the
+    new results. (The choice of what a knob remakes, for every notebook: tests/test_steps.py.)"""
+    tmp_path, _ = tiny_chain
+    run = tmp_path / "run"
+    before = _mtimes(run / "rounds")
+    (r,) = run_pipeline("tiny", run, reports=tmp_path / "rerun", only=["04"])
+    assert r.status == "ok" and _mtimes(run / "rounds") == before
+    assert "remade" not in _output_text(r.ipynb)
+    old = json.loads((run / "rounds" / "round2" / "metrics.json").read_text())
+    (r,) = run_pipeline(
+        "tiny", run, reports=tmp_path / "rerun", only=["04"], extra_parameters={"overrides": {"rounds.later_iters": 5}}
+    )
+    after = _mtimes(run / "rounds")
+    assert r.status == "ok"
+    for f in ("round1/fits.npz", "round1/store.npz", "round1/regressor.pt", "round1/metrics.json"):
+        assert after[f] == before[f], f
+    for f in ("round2/fits.npz", "round2/store.npz", "round2/regressor.pt", "round2/metrics.json"):
+        assert after[f] != before[f], f
+    new = json.loads((run / "rounds" / "round2" / "metrics.json").read_text())
+    assert new["mpjpe_mm"] != old["mpjpe_mm"]
+    text = _output_text(r.ipynb)
+    assert "round 2 fits: iters 20 -> 5, remade" in text
+    assert "60 / 5 / 10" in text and f"{new['mpjpe_mm']:.1f}" in text

@@ -231,3 +231,40 @@ def test_keypoints_only_projects_like_the_renderer():
     arm = np.linalg.norm(X[:, 5] - X[:, 7], axis=-1)
     side = np.linalg.norm(X[:, 5] - X[:, 11], axis=-1)
     assert (arm < side).mean() > 0.9
+
+
+def test_front_cues_lie_on_the_front_of_the_face_and_top():
+    """Eyes, brows and lips on the face (in front of the ears), the V-neck and the chest print on
+    the front of the torso, between the shoulders."""
+    from dalnb.body import skeleton as sk
+    from dalnb.data.synth.scene import _body, _front_cues, _head_geometry
+
+    rest, head, eye_y, ear_y, ear_z = _head_geometry()
+    cues = _front_cues()
+    seg = np.asarray(_body().data.skin_weights).argmax(1)
+    kp = np.asarray(_body().data.coco_regressor, np.float64) @ rest
+    shoulders = kp[[COCO17.index("left_shoulder"), COCO17.index("right_shoulder")]]
+    for name in ("eyes", "brows", "mouth"):
+        v = cues[name]
+        assert v.sum() >= 5 and head[v].all() and (rest[v, 2] > ear_z + 0.05).all(), name
+    for name in ("vneck", "print"):
+        v = cues[name]
+        assert v.sum() >= 10 and (seg[v] != sk.joint_index("head")).all(), name
+        assert (rest[v, 2] > shoulders[:, 2].mean()).all() and (np.abs(rest[v, 0]) < shoulders[0, 0]).all(), name
+    assert (rest[cues["eyes"], 1] > rest[cues["mouth"], 1].max()).all()
+    assert (rest[cues["vneck"], 1] > rest[cues["print"], 1].max()).all()
+
+
+def test_front_cues_change_only_body_pixels_of_the_same_renders():
+    """Front cues have a random stream of their own: the same bodies, annotations and background."""
+    cfg = SynthConfig(image_size=96, anny_fraction=0.0, occluder=0.0, truncation=0.0)
+    a_s = make_samples(6, 9, cfg)
+    b_s = make_samples(6, 9, SynthConfig(**{**cfg.__dict__, "front_cues": False}))
+    changed = 0
+    for a, b in zip(a_s, b_s):
+        for k in ("keypoints2d", "dense_xy", "dense_vertex", "mask", "joints3d"):
+            assert np.array_equal(a[k], b[k]), k
+        diff = np.abs(a["image"].astype(int) - b["image"].astype(int)).max(-1) > 0
+        assert not (diff & ~a["mask"]).any()
+        changed += bool(diff.any())
+    assert changed >= 4, changed

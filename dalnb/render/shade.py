@@ -76,6 +76,50 @@ def random_hair(rng: np.random.Generator) -> tuple[np.ndarray, float, float] | N
     return colour, float(rng.uniform(0.035, 0.07)), float(rng.uniform(-0.01, 0.09))
 
 
+def front_cue_vertices(
+    rest: np.ndarray, rest_normals: np.ndarray, head: np.ndarray, torso: np.ndarray, nose: np.ndarray, eyes: np.ndarray
+) -> dict[str, np.ndarray]:
+    """(V,) bool masks of what tells a body's front from its back, on the rest-pose template (y up,
+    z towards the face): ``eyes`` and ``brows`` and ``mouth`` on the face, ``vneck`` (a V of skin
+    under the neck) and ``print`` (a chest panel) on the front of the top. rest, rest_normals
+    (V, 3); head, torso (V,) bool; nose (3,); eyes (2, 3) the COCO eye keypoints."""
+    x, y, z = rest.T
+    front = rest_normals[:, 2] > 0.35
+    face = head & (z > eyes[:, 2].min() - 0.025)
+    near_eye = np.min(np.linalg.norm(rest[:, None] - eyes[None], axis=-1), axis=1) < 0.011
+    brow_x = np.min(np.abs(x[:, None] - eyes[None, :, 0]), axis=1) < 0.017
+    brow_y = (y > eyes[0, 1] + 0.013) & (y < eyes[0, 1] + 0.022)
+    mouth = (np.abs(x) < 0.022) & (y > nose[1] - 0.047) & (y < nose[1] - 0.034)
+    neck_y = rest[head, 1].min()
+    depth = 0.13
+    vneck = torso & front & (y > neck_y - depth) & (np.abs(x) < 0.075 * (y - (neck_y - depth)) / depth + 0.01)
+    chest = torso & front & (y > neck_y - 0.30) & (y < neck_y - 0.17) & (np.abs(x) < 0.09)
+    return {
+        "eyes": face & near_eye,
+        "brows": face & brow_x & brow_y,
+        "mouth": face & mouth,
+        "vneck": vneck,
+        "print": chest & ~vneck,
+    }
+
+
+def paint_front_cues(albedo_v: np.ndarray, masks: dict[str, np.ndarray], skin: np.ndarray, rng) -> np.ndarray:
+    """``albedo_v`` (V, 3) with a face (dark eyes and brows, lips) and, for some people, a
+    V-neck or a chest print of another colour: the front/back cues a photo carries. Draws from
+    ``rng`` only (a stream of its own keeps the annotations unchanged)."""
+    out = albedo_v.copy()
+    dark = rng.uniform(0.02, 0.12)
+    out[masks["eyes"]] = dark
+    out[masks["brows"]] = dark * rng.uniform(1.0, 2.0)
+    out[masks["mouth"]] = np.clip(skin * np.array([0.75, 0.45, 0.45]), 0, 1)
+    neck = rng.random()
+    if neck < 0.5:
+        out[masks["vneck"]] = skin
+    if rng.random() < 0.5:
+        out[masks["print"]] = rng.uniform(0.05, 0.95, 3)
+    return out
+
+
 def shade(
     face: torch.Tensor,
     bary: torch.Tensor,

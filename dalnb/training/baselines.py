@@ -5,7 +5,7 @@ registration) and one long round on the first fits (no re-registration).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from dalnb.io import atomic_write_json
 from dalnb.regressor import (
     Regressor,
 )
+from dalnb.steps import Ledger
 from dalnb.training.config import RoundsConfig
 from dalnb.training.predict import evaluate_model
 from dalnb.training.rounds import _reorder, regressor_path
@@ -37,10 +38,24 @@ def _baseline(
     seed_offset: int,
     fits: FitResult | None,
     progress: bool,
+    steps: Ledger | None = None,
+    inputs: str = "",
 ) -> dict:
     """A regressor trained from scratch for ``epochs`` epochs on ``fits`` (None: no fits, the
-    dense and keypoint losses alone), evaluated on ``test``; resumable, metrics in out_dir."""
+    dense and keypoint losses alone), evaluated on ``test``; resumable, metrics in out_dir.
+    With ``steps``, what is in out_dir is reused only when made from the same settings and
+    ``inputs`` (a digest of the data), and remade otherwise."""
     out = Path(out_dir)
+    if steps is not None:
+        key = {
+            "epochs": epochs,
+            "train": {k: v for k, v in asdict(cfg.train).items() if k not in ("device", "seed")},
+            "regressor": asdict(cfg.regressor),
+            "seed": cfg.seed,
+            "n_eval": cfg.n_eval,
+            "refine_iters": cfg.refine_iters,
+        }
+        steps.ensure(setting, {**key, "inputs": {"data": inputs}}, [out])
     mpath = out / "metrics.json"
     if mpath.exists():
         return json.loads(mpath.read_text())
@@ -115,12 +130,21 @@ def ground_truth_fits(samples: list[dict]) -> FitResult:
     return FitResult(pose, scales, rotation, camera, empty, empty, {"total": torch.zeros(n)}, np.full(n, "ok"), ids)
 
 
-def label_ceiling(body, train: list[dict], test: list[dict], out_dir: str | Path, cfg: RoundsConfig, epochs: int,
-                  progress: bool = True) -> dict:  # fmt: skip
+def label_ceiling(
+    body,
+    train: list[dict],
+    test: list[dict],
+    out_dir: str | Path,
+    cfg: RoundsConfig,
+    epochs: int,
+    progress: bool = True,
+    steps: Ledger | None = None,
+    inputs: str = "",
+) -> dict:
     """What better labels could reach at this scale: the regressor trained from scratch for
     ``epochs`` epochs on the true parameters of the training bodies in our shape space
-    (``ground_truth_fits``), evaluated like the rounds; resumable."""
+    (``ground_truth_fits``), evaluated like the rounds; resumable, keyed like ``_baseline``."""
     fits = ground_truth_fits(train)
     keep = set(fits.sample_ids)
     sub = [s for s in train if str(s["sample_id"]) in keep]
-    return _baseline(body, sub, test, out_dir, cfg, epochs, "true parameters", 97, fits, progress)
+    return _baseline(body, sub, test, out_dir, cfg, epochs, "true parameters", 97, fits, progress, steps, inputs)

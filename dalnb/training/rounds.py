@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -29,6 +29,7 @@ from dalnb.io import atomic_write_json
 from dalnb.regressor import (
     Regressor,
 )
+from dalnb.steps import Ledger
 from dalnb.training.config import RoundsConfig
 from dalnb.training.predict import _fit_error, evaluate_model, mean_pose_error, predict
 from dalnb.training.store import FitStore
@@ -101,6 +102,8 @@ def run_rounds(
     progress: bool = True,
     on_round=None,
     real_tests: dict[str, list[dict]] | None = None,
+    steps: Ledger | None = None,
+    inputs: str = "",
 ) -> list[dict]:
     """Run (or resume) R rounds in ``out_dir``; returns one metrics row per round (on ``test``).
 
@@ -109,6 +112,9 @@ def run_rounds(
     ``real_tests``: held-out real samples per source kind, measured each round too (columns
     ``<kind>/<metric>``: PA-MPJPE where they have 3D truth, per-pixel error where dense points,
     keypoint reprojection error where keypoints; ``per_test_set`` lays them out).
+    ``steps``: the run's step records; each file of each round is then reused only when it was
+    made from the same settings and inputs (``inputs``: the digest of what the training and test
+    sets and the first fits came from), and remade with everything after it otherwise.
     """
     out = Path(out_dir)
     rank, _ = distributed.rank_world()
@@ -122,11 +128,13 @@ def run_rounds(
     model = Regressor(cfg.regressor)
     rows: list[dict] = []
     prev_pred: FitResult | None = None
+    made = _Made(steps, inputs, cfg)
     for r in range(1, cfg.rounds + 1):
         rd = round_dir(out, r)
         t_round = time.perf_counter()
         # 1. registration
         fpath = rd / "fits.npz"
+        made.fits(r, fpath, first_fits is not None)
         if fpath.exists():
             fits = _reorder(load_fits(fpath, body), ids)
         elif r == 1 and first_fits is not None:
@@ -142,6 +150,7 @@ def run_rounds(
             fits = _register_sharded(body, train_ok, rc, prev_pred if r > 1 else None, fpath, progress)
         # 2. the fit store keeps the best fit per sample
         spath = rd / "store.npz"
+        made.store(r, spath)
         if spath.exists():
             store = FitStore.load(spath)
             replaced = int((store.round == r).sum())
@@ -151,6 +160,7 @@ def run_rounds(
                 store.save(spath)
         # 3. train (continuing from the previous round's weights)
         ckpt = regressor_path(out, r)
+        made.regressor(r, ckpt)
         if r > 1 and not ckpt.exists():
             model.load_state_dict(
                 torch.load(regressor_path(out, r - 1), map_location="cpu", weights_only=False)["model"]
@@ -165,6 +175,7 @@ def run_rounds(
         hist = train_regressor(body, model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=progress)
         # 4. evaluate on the test set
         mpath = rd / "metrics.json"
+        made.metrics(r, mpath, sorted(real_tests or {}))
         if mpath.exists():
             row = json.loads(mpath.read_text())
         else:
@@ -194,6 +205,7 @@ def run_rounds(
         # 5. predict on the training set: the next round's start
         if r < cfg.rounds:
             ppath = rd / "pred_train.npz"
+            made.predictions(r, ppath)
             if ppath.exists():
                 prev_pred = _reorder(load_fits(ppath, body), ids)
             else:
@@ -201,10 +213,66 @@ def run_rounds(
                 if rank == 0:
                     save_fits(ppath, prev_pred, meshes=False)
     if cfg.finetune_epochs:
+        made.finetune(out / "finetune")
         rows.append(_finetune(body, model, data, store, [by_id[i] for i in ids], test_eval, out, cfg, progress))
         if on_round is not None:
             on_round(rows[-1])
     return rows
+
+
+class _Made:
+    """The step records of ``run_rounds``: each step's key is the settings it reads and the
+    digests of the steps it reads from (``steps.Ledger``); without a ledger, files are reused
+    as found."""
+
+    def __init__(self, steps: Ledger | None, inputs: str, cfg: RoundsConfig):
+        self.steps, self.inputs, self.cfg, self.d = steps, inputs, cfg, {}
+
+    def _ensure(self, name: str, key: dict, inputs: dict[str, str], out: Path) -> None:
+        if self.steps is not None:
+            self.d[name] = self.steps.ensure(name, {**key, "inputs": inputs}, [out])
+
+    def fits(self, r: int, out: Path, given_first: bool) -> None:
+        c = self.cfg
+        if r == 1:
+            key = {"from": "notebook 03's fits" if given_first else "rest pose", "iters": c.first_iters}
+            start = {"data and first fits": self.inputs}
+        else:
+            key, start = {"from": "regressor", "iters": c.later_iters}, {"start": self.d[f"round {r - 1} predictions"]}
+        self._ensure(f"round {r} fits", {**key, "seed": c.seed}, start, out)
+
+    def store(self, r: int, out: Path) -> None:
+        prev = {"previous store": self.d[f"round {r - 1} store"]} if r > 1 else {}
+        self._ensure(f"round {r} store", {}, {"fits": self.d.get(f"round {r} fits", ""), **prev}, out)
+
+    def _training(self, epochs: int) -> dict:
+        c = self.cfg
+        return {
+            "epochs": epochs,
+            "train": {k: v for k, v in asdict(c.train).items() if k not in ("device", "seed")},
+            "regressor": asdict(c.regressor),
+            "seed": c.seed,
+        }
+
+    def regressor(self, r: int, out: Path) -> None:
+        prev = {"previous regressor": self.d[f"round {r - 1} regressor"]} if r > 1 else {}
+        store = {"store": self.d.get(f"round {r} store", "")}
+        self._ensure(f"round {r} regressor", self._training(self.cfg.epochs_per_round), {**store, **prev}, out)
+
+    def metrics(self, r: int, out: Path, real: list[str]) -> None:
+        c = self.cfg
+        key = {"n_eval": c.n_eval, "refine_iters": c.refine_iters, "seed": c.seed, "real test sets": real}
+        inputs = {"regressor": self.d.get(f"round {r} regressor", ""), "test sets": self.inputs}
+        self._ensure(f"round {r} metrics", key, inputs, out)
+
+    def predictions(self, r: int, out: Path) -> None:
+        self._ensure(f"round {r} predictions", {}, {"regressor": self.d.get(f"round {r} regressor", "")}, out)
+
+    def finetune(self, out: Path) -> None:
+        c = self.cfg
+        key = {**self._training(c.finetune_epochs), "where": c.finetune_where, "n_eval": c.n_eval}
+        last = self.d.get(f"round {c.rounds} regressor", "")
+        self._ensure("fine-tune", {**key, "refine_iters": c.refine_iters}, {"regressor": last}, out)
 
 
 def per_test_set(rows: list[dict], synthetic: str = "synthetic") -> list[dict]:

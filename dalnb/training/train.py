@@ -104,14 +104,14 @@ def train_regressor(
             if mirror is not None:
                 img, tgt, dv, dxy, kp = mirror.batch(img, tgt, dv, dxy, kp, mine_flip[step].to(dev))
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-                pred = net(img)
+                pred, kp2d = net(img, keypoints=True) if model.keypoints is not None else (net(img), None)
             if not torch.isfinite(pred).all():
                 raise FloatingPointError(
                     f"{tag or 'regressor'}: non-finite prediction at epoch {epoch + 1}, step {step}; "
                     "no update or checkpoint was written"
                 )
             T = regressor_loss(
-                body_d, pred.float(), tgt, dv, dxy, data.dense_w[idx].to(dev), kp, support, kp_reg, model.cfg
+                body_d, pred.float(), tgt, dv, dxy, data.dense_w[idx].to(dev), kp, support, kp_reg, model.cfg, kp2d
             )
             if not torch.isfinite(T["total"]):
                 raise FloatingPointError(

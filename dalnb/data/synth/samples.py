@@ -19,6 +19,7 @@ from dalnb.data.synth.scene import (
     _anny,
     _body,
     _draw_bodies,
+    _front_cues,
     _head_geometry,
     _mirror_ids,
     draw_camera,
@@ -72,6 +73,7 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
     from dalnb.render.shade import (
         background,
         hair_vertices,
+        paint_front_cues,
         random_albedo,
         random_hair,
         shade,
@@ -83,6 +85,7 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
     # annotation noise from streams of its own: a seed gives the same renders at every noise level
     noise_rng, kp_noise_rng = rng.spawn(2)
     hair_rng = rng.spawn(1)[0]  # the third child: the same renders with and without hair
+    cue_rng = rng.spawn(1)[0]  # the fourth: the same renders with and without front cues
     poses, pose_src, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
     with torch.no_grad():
         out = body(torch.as_tensor(poses), segment_scales=torch.as_tensor(scales))
@@ -111,6 +114,8 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
         if cfg.hair and (hair := random_hair(hair_rng)) is not None:
             colour, hairline, nape = hair
             albedo_v[hair_vertices(*_head_geometry(), hairline, nape)] = colour
+        if cfg.front_cues:
+            albedo_v = paint_front_cues(albedo_v, _front_cues(), albedo[sk.joint_index("head")], cue_rng)
         albedo_v = torch.as_tensor(albedo_v)
         normals = vertex_normals(torch.as_tensor(X), body.faces)
         light = torch.as_tensor(_unit(rng.normal(size=3) + np.array([0.0, 0.5, 1.5])))

@@ -42,6 +42,9 @@ class SynthConfig:
     # annotations are the same either way: the back of a head in a photo is hair, the cue to the heading (notebook 06
     # measures it: benchmarks/rounds_hair.jsonl)
     hair: bool = True
+    # a face (eyes, brows, lips) on every head and, for some people, a V-neck or a chest print: what tells a
+    # photo's front from its back (own random stream: the annotations are the same with and without)
+    front_cues: bool = True
     store_vertices: bool = True
     store_iuv: bool = False
     shard_size: int = 32
@@ -68,6 +71,24 @@ def _head_geometry() -> tuple[np.ndarray, np.ndarray, float, float, float]:
     kp = np.asarray(d.coco_regressor, np.float64) @ rest
     eye, ear = kp[sk.COCO17.index("left_eye")], kp[sk.COCO17.index("left_ear")]
     return rest, head, float(eye[1]), float(ear[1]), float(ear[2])
+
+
+@functools.lru_cache(maxsize=1)
+def _front_cues() -> dict[str, np.ndarray]:
+    """``render.shade.front_cue_vertices`` of the rest template."""
+    import torch
+
+    from dalnb.render.shade import front_cue_vertices, vertex_normals
+
+    d = _body().data
+    rest = np.asarray(d.vertices, np.float64)
+    normals = vertex_normals(torch.as_tensor(rest), torch.as_tensor(np.asarray(d.faces))).numpy()
+    seg = np.asarray(d.skin_weights).argmax(1)
+    head = seg == sk.joint_index("head")
+    torso = np.isin(seg, [sk.joint_index(n) for n in ("spine1", "spine2", "spine3")])
+    kp = np.asarray(d.coco_regressor, np.float64) @ rest
+    eyes = kp[[sk.COCO17.index("left_eye"), sk.COCO17.index("right_eye")]]
+    return front_cue_vertices(rest, normals, head, torso, kp[sk.COCO17.index("nose")], eyes)
 
 
 @functools.lru_cache(maxsize=1)
