@@ -37,7 +37,7 @@ lint: $(STAMP)
 bench-body: $(STAMP)
 	$(BIN)/python -m dalnb.bench body
 
-# What a session with a lent GPU runs (see scripts/gpu_check.sh).
+# On a machine with one NVIDIA GPU: every GPU benchmark and a smoke run of the `full` preset, within 8 minutes.
 gpu-check: $(STAMP)
 	bash scripts/gpu_check.sh
 

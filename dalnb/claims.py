@@ -174,7 +174,8 @@ def count_verdicts(claims) -> str:
     """'a holds, b within noise, ...': how many claims have each verdict (verdicts with none left out)."""
     claims = list(claims)
     n = {v: sum(1 for c in claims if _same(c.holds, h)) for h, v in VERDICTS.items()}
-    return ", ".join(f"{k} {v}" for v, k in n.items() if k)
+    plural = {"holds": "hold", "does not hold": "do not hold"}
+    return ", ".join(f"{k} {v if k == 1 else plural.get(v, v)}" for v, k in n.items() if k)
 
 
 def _same(a, b) -> bool:

@@ -113,14 +113,18 @@ def table1(row: dict, n: int, records: list[dict], real: dict[str, dict] | None 
 def densepose_errors(body, model, person: dict, refine: RegistrationConfig, work_dir: Path) -> tuple[float, float]:
     """A real DensePose-COCO person: MediaPipe keypoints on its crop (the annotation has none),
     the regressor's prediction and its refinement; part-level per-pixel error of both (px)."""
+    import io
+
     from PIL import Image
 
+    from dalnb.io import atomic_write_bytes
     from dalnb.photos import detect
     from dalnb.training import predict_in_image
 
     crop_png = Path(work_dir) / "densepose_crop.png"
-    crop_png.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(person["image"]).save(crop_png)
+    buf = io.BytesIO()
+    Image.fromarray(person["image"]).save(buf, format="PNG")
+    atomic_write_bytes(crop_png, buf.getvalue())
     person = dict(person, keypoints2d=detect([crop_png], work_dir)[str(crop_png)]["keypoints2d"])
     pred = predict_in_image(body, model, [person])
     ref = register(body, [person], refine, init=pred)

@@ -204,13 +204,17 @@ def evaluate(body, fits, samples: list[dict], mask=None) -> dict:
     if all("joints3d" in s for s in samples):
         H = body.keypoints(fits.vertices, "h36m17").numpy()[ok]
         gtH = np.stack([s["joints3d"] for s in samples])[ok]
-        out.update(pa_mpjpe_mm=float(pa_mpjpe(H, gtH).mean() * 1000), mpjpe_mm=float(mpjpe(H, gtH).mean() * 1000))
+        nan = float("nan")  # no fit succeeded: no error to average
+        out.update(
+            pa_mpjpe_mm=float(pa_mpjpe(H, gtH).mean() * 1000) if len(H) else nan,
+            mpjpe_mm=float(mpjpe(H, gtH).mean() * 1000) if len(H) else nan,
+        )
         if len(H):
             rot = torso_rotation_error_deg(H, gtH)
             out.update(torso_rot_median_deg=float(np.median(rot)), torso_rot_over_90_pct=float((rot > 90).mean() * 100))
     if all("vertices3d" in s for s in samples):
         gtV = np.stack([s["vertices3d"] for s in samples])[ok]
-        out["pve_mm"] = float(pve(V[ok], gtV).mean() * 1000)
+        out["pve_mm"] = float(pve(V[ok], gtV).mean() * 1000) if ok.any() else float("nan")
     persp = getattr(fits, "perspective", None)
     pix = surface_pixel_error(V, fits.camera.numpy(), samples, body.parts, None if persp is None else persp.numpy())[ok]
     if np.isfinite(pix).any():

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dalnb.io import WriteError
 from dalnb.paths import NOTEBOOKS, ROOT, resolve
 from dalnb.report import write_index
 from dalnb.run import Run
@@ -64,13 +65,23 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict, kernel: str = "pyth
     from dalnb.progress import ENV
 
     out = out_dir / src.name
+    running = out.with_name(f".{out.stem}.running.ipynb")  # renamed to ``out`` when done: never half-written
     t0 = time.perf_counter()
     before = os.environ.get(ENV)
     os.environ[ENV] = "0"  # the kernel inherits it
     try:
-        pm.execute_notebook(
-            str(src), str(out), parameters=parameters, kernel_name=kernel, cwd=str(src.parent), progress_bar=False
-        )
+        try:
+            pm.execute_notebook(
+                str(src),
+                str(running),
+                parameters=parameters,
+                kernel_name=kernel,
+                cwd=str(src.parent),
+                progress_bar=False,
+            )
+        finally:
+            if running.exists():
+                os.replace(running, out)
     except pm.PapermillExecutionError as e:
         html_path = _try_html(out)
         return NotebookResult(
@@ -160,7 +171,9 @@ def _run_chain(nbs, preset, run_dir, out_dir, kernel, extra_parameters, notebook
     results: list[NotebookResult] = []
     for src in nbs:
         log.info("running %s (preset %s)", src.name, preset)
-        params = {"run_dir": str(run_dir), "preset": preset, **(extra_parameters or {})}
+        # the pages show the run folder as the reader names it: relative to the repository when inside it
+        shown = run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else run_dir
+        params = {"run_dir": str(shown), "preset": preset, **(extra_parameters or {})}
         (Run(run_dir).claims_dir / f"{src.stem}.json").unlink(
             missing_ok=True
         )  # the scorecard shows this execution's claims only
@@ -252,7 +265,7 @@ def main(argv=None) -> int:
         results = run_pipeline(
             args.preset, run_dir, Path(args.reports) if args.reports else None, args.only, args.kernel, extra
         )
-    except (PipelineError, RunInUse) as e:
+    except (PipelineError, RunInUse, WriteError) as e:
         print(f"pipeline failed: {e}", file=sys.stderr)
         return 1
     out = results[-1].ipynb.parent

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dalnb.io import atomic_write_json, plain
+from dalnb.io import WriteError, atomic_write_json, plain
 
 __all__ = ["Ledger", "StepChanged", "RunLock", "RunInUse", "digest", "changes", "LOCK_ENV", "STRICT_ENV"]
 
@@ -146,6 +146,8 @@ class RunInUse(RuntimeError):
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -183,7 +185,12 @@ class RunLock:
 
     def acquire(self) -> str:
         """Take the folder; returns the lock's token (hand it to child processes as ``LOCK_ENV``)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):
+                raise PermissionError(13, "permission denied")
+        except OSError as e:
+            raise WriteError(e.errno, f"run folder {self.root} is not writable ({e.strerror or e})") from e
         me = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -194,7 +201,9 @@ class RunLock:
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+            except OSError as e:
+                if not isinstance(e, FileExistsError):
+                    raise WriteError(e.errno, f"run folder {self.root} is not writable ({e.strerror or e})") from e
                 h = self.holder()
                 if h is None:
                     continue

@@ -113,8 +113,9 @@ def mesh_widget(vertices, faces, colors=None, width: int = 400, height: int = 50
     return p3.Renderer(camera=cam, scene=scene, controls=[ctrl], width=width, height=height)
 
 
-def mesh_html(meshes: list, faces, colors=None, gap: float = 0.3, frames: list | None = None,
-              labels: list[str] | None = None) -> str:  # fmt: skip
+def mesh_html(
+    meshes: list, faces, colors=None, gap: float = 0.3, frames: list | None = None, labels: list[str] | None = None
+) -> str:
     """A self-contained HTML page showing the meshes side by side (``dalnb.viewer``: a canvas and
     plain JavaScript, no library, no network): drag to rotate. ``frames``: several such lists of
     meshes, stepped through with a slider labelled ``labels``."""
@@ -269,24 +270,29 @@ def _display_checked(display):
 
 def rounds_error_figure(tab):
     """Fig. 8 of a rounds table (one row per round, ``run_rounds``' columns): the test errors of
-    the regressor and of its refinement beside the mean body's, the per-pixel error, and the fits'
-    error against the hidden truth (this round's and the store's)."""
+    the regressor and of its refinement beside the mean body's, the share of test bodies whose
+    heading is off by more than 90 degrees, the per-pixel error, and the fits' error against the
+    hidden truth (this round's and the store's)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6), sharex=True)
     for k, lab in (("mpjpe_mm", "MPJPE"), ("pa_mpjpe_mm", "PA-MPJPE"), ("pve_mm", "PVE")):
         (line,) = axes[0].plot(tab.index, tab[k], "o-", label=lab)
         axes[0].plot(tab.index, tab["refined_" + k], "o--", color=line.get_color(), alpha=0.6, label=lab + " refined")
     axes[0].plot(tab.index, tab["mean_pose_pa_mpjpe_mm"], "k:", label="PA-MPJPE, one mean body for all")
     axes[0].set(xlabel="round", ylabel="test error (mm)", title="Test error per round (Fig. 8)")
-    axes[1].plot(tab.index, tab["pixel_err"], "o-", label="regressor")
-    axes[1].plot(tab.index, tab["refined_pixel_err"], "o--", label="refined")
-    axes[1].set(xlabel="round", ylabel="per-pixel error (px)", title="2D agreement with the annotations")
-    axes[2].plot(tab.index, tab["train_fit_pa_mpjpe_mm"], "o-", label="this round's fits")
-    axes[2].plot(tab.index, tab["store_fit_pa_mpjpe_mm"], "s-", label="fit store (best so far)")
-    axes[2].set(xlabel="round", ylabel="median PA-MPJPE of fits (mm)", title="Pseudo-label quality", xticks=tab.index)
+    axes[1].plot(tab.index, tab["torso_rot_over_90_pct"], "o-", label="regressor")
+    axes[1].plot(tab.index, tab["refined_torso_rot_over_90_pct"], "o--", label="refined")
+    axes[1].set(xlabel="round", ylabel="test bodies (%)", title="Heading off by more than 90 degrees")
+    axes[2].plot(tab.index, tab["pixel_err"], "o-", label="regressor")
+    axes[2].plot(tab.index, tab["refined_pixel_err"], "o--", label="refined")
+    axes[2].set(xlabel="round", ylabel="per-pixel error (px)", title="2D agreement with the annotations")
+    axes[3].plot(tab.index, tab["train_fit_pa_mpjpe_mm"], "o-", label="this round's fits")
+    axes[3].plot(tab.index, tab["store_fit_pa_mpjpe_mm"], "s-", label="fit store (best so far)")
+    axes[3].set(xlabel="round", ylabel="median PA-MPJPE of fits (mm)", title="Pseudo-label quality", xticks=tab.index)
     for ax in axes:
         ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The prepared GPU check: every GPU benchmark and a smoke run of the `full` preset, sized to
-# finish within 8 minutes on one H100/H200 (the timeouts below add up to 480 s). Run it on the
-# lent device, e.g. run(command="PACK=1 bash scripts/gpu_check.sh", carry=[".devsite"]) with the
-# bundle from scripts/device_bundle.sh, or after `make` on that machine. Results go to $OUT (or ./gpu_results) as JSON lines, with the card's name in
-# every record; copy them into benchmarks/*.jsonl to keep them.
+# On one NVIDIA GPU (H100 or H200 class): every GPU benchmark and a smoke run of the `full`
+# preset, within 8 minutes (the timeouts below add up to 480 s). Uses .venv when present, else
+# the bundle of scripts/device_bundle.sh (.devsite/) on a machine that has torch only. Results go
+# to $OUT (default ./gpu_results) as JSON lines, each naming the card.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

@@ -9,7 +9,7 @@ import sys
 
 from dalnb.bench import REGISTRY
 
-KNOWN = ("body", "synth", "registration", "lifter", "rounds", "predict", "sources", "learning")
+KNOWN = ("body", "synth", "registration", "lifter", "rounds", "predict", "sources", "learning", "faults")
 
 
 def main(argv=None) -> int:

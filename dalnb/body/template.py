@@ -98,12 +98,35 @@ def load_template(rebuild: bool = False) -> TemplateData:
     return data
 
 
+def _init_warp_quietly(warp) -> None:
+    """Initialise warp; on a machine without an NVIDIA driver, without the native warning that
+    GPU execution is unavailable (written straight to file descriptor 2: no reader can act on it)."""
+    import os
+    import sys
+
+    import torch
+
+    if torch.cuda.is_available():
+        warp.init()
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        warp.init()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_anny_model():
     """anny's default full-body model (float64, CPU). Raises with install advice if missing."""
     try:
         import warp
 
         warp.config.log_level = warp.LOG_WARNING  # anny uses warp, whose banner would pollute JSON-lines stdout
+        _init_warp_quietly(warp)
     except ImportError:  # anny falls back to its own torch skinning without warp
         pass
     try:

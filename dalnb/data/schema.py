@@ -1,4 +1,4 @@
-"""The one sample schema every source produces (ARCHITECTURE.md, "Sample on disk").
+"""The one sample schema every source produces (``SCHEMA``: each key's shape and dtype).
 
 ``validate_sample`` checks shapes, dtypes and finiteness and raises ``SampleError`` naming the
 file and record. Extra keys (ground truth, noise flags) are allowed.

@@ -123,7 +123,7 @@ def load_samples_report(folder: str | Path, skip_bad: bool = False) -> tuple[lis
 
 
 def load_samples(folder: str | Path, skip_bad: bool = False) -> list[dict]:
-    """All samples below ``folder`` as dicts of numpy arrays (schema in ARCHITECTURE.md).
+    """All samples below ``folder`` as dicts of numpy arrays (schema: ``dalnb.data.schema``).
 
     A bad file or record raises ``SampleError`` naming it; ``skip_bad=True`` skips, counts and
     logs them instead (``load_samples_report`` also returns the count).

@@ -37,7 +37,8 @@ PARAM_SLICES: dict[str, slice] = {
 N_PARAMS = 130
 
 
-MAX_PERSPECTIVE = 0.5  # |kappa| <= 0.5 / m: the camera at least 2 m away. Negative kappa (unphysical) is allowed:
+# |kappa| <= 0.5 / m: the camera at least 2 m away; a negative kappa (unphysical) is allowed, as the bound is symmetric
+MAX_PERSPECTIVE = 0.5
 
 
 # the loop

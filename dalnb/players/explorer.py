@@ -51,8 +51,8 @@ def explorer_poses(body, poses: dict = EXAMPLE_POSES, height: int = 380):
     frames = [
         [body(body.pose_of(**rot), segment_scales=_scales(body, segs)).vertices[0]] for rot, segs in poses.values()
     ]
-    return mesh_view(frames[0], body.faces, colors=part_colors(body.parts), height=height, frames=frames,
-                     labels=[f"precomputed pose: {k}" for k in poses])  # fmt: skip
+    labels = [f"precomputed pose: {k}" for k in poses]
+    return mesh_view(frames[0], body.faces, colors=part_colors(body.parts), height=height, frames=frames, labels=labels)
 
 
 def body_explorer(body, joints=EXPLORER_JOINTS, segments=EXPLORER_SEGMENTS):

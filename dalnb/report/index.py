@@ -108,17 +108,6 @@ def _image_size(run_dir: Path) -> str:
     return str(yaml.safe_load(path.read_text())["data"]["synth"]["image_size"])
 
 
-def verdict_counts(claims) -> str:
-    """'N claims: a holds, b within noise, ...' over (notebook, claim) pairs."""
-    from dalnb.claims import VERDICTS
-
-    n = {
-        v: sum(1 for _, c in claims if c.holds is h or (not isinstance(h, bool) and c.holds == h))
-        for h, v in VERDICTS.items()
-    }
-    return f"{len(claims)} claims: " + ", ".join(f"{k} {v}" for v, k in n.items() if k)
-
-
 def shown_path(run_dir: Path) -> str:
     """A run folder as a page shows it: relative to the repository root, else its name."""
     from dalnb.paths import ROOT

@@ -15,7 +15,7 @@ from dalnb.regressor import (
 class TrainConfig:
     epochs: int = 4
     batch: int = 32
-    lr: float = 3e-4  # AdamW from scratch: 1e-3 left the training loss at the mean's (measured, notebook 04)
+    lr: float = 3e-4  # AdamW, from scratch
     weight_decay: float = 1e-4
     seed: int = 0
     device: str | None = None
@@ -30,9 +30,7 @@ class TrainConfig:
 class RoundsConfig:
     rounds: int = 3
     first_iters: int = 300  # registration from the rest pose (round 1)
-    later_iters: int = (
-        300  # from the regressor's prediction (rounds 2..R); 100 left fits worse than round 1's (notebook 04)
-    )
+    later_iters: int = 300  # from the regressor's prediction (rounds 2..R)
     refine_iters: int = 50  # test-time refinement
     epochs_per_round: int = 4
     n_eval: int = 200  # test samples evaluated per round
