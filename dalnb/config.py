@@ -154,9 +154,9 @@ class StudyConfig:
         return RegistrationConfig.with_iters(n, seed=self.seed, device=self.device)
 
     def refinement_config(self, iters: int | None = None) -> RegistrationConfig:
-        """Test-time refinement: registration from a prediction, no stiff stage."""
+        """Test-time refinement: registration from a prediction (``RegistrationConfig.refinement``)."""
         n = self.rounds.refine_iters if iters is None else iters
-        return self.registration_config(n).without_stiff_stage()
+        return RegistrationConfig.refinement(n, seed=self.seed, device=self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return plain(dataclasses.asdict(self))

@@ -1,8 +1,10 @@
 """The regressor: image -> body parameters (the "learn" half; explained in notebook 04).
 
 A torchvision ResNet backbone (18/34/50, from scratch by default; ImageNet weights only from a
-local file) and a head that starts from mean parameters and refines them in a few residual
-steps (as in HMR/SPIN). Parameters, one flat vector per image (``ParamLayout``):
+local file), a 2D keypoint head (``keypoint_head``: COCO-17 heatmaps read out by soft-argmax,
+trained on the images' 2D keypoint annotations) and a head that reads the pooled features and those
+keypoints and starts from mean parameters, refining them in a few residual steps (as in
+HMR/SPIN). Parameters, one flat vector per image (``ParamLayout``):
 
 * per-joint rotations of the 23 non-root joints as raw XYZW quaternions (normalised on use),
 * log segment scales (24, 2) (length, girth),
@@ -75,7 +77,7 @@ class RegressorConfig:
     w_joints_camera: float = 10.0
     # 2D keypoint head: heatmaps at stride 8 from the backbone's middle stages, their soft-argmax (COCO-17, the
     # crop's normalised frame) trained on the 2D annotations and given to the parameter head beside the pooled features
-    keypoint_head: bool = False
+    keypoint_head: bool = True
     w_keypoints2d: float = 1.0  # smooth-L1 of the soft-argmax keypoints against the annotated ones
 
     def to_dict(self) -> dict:

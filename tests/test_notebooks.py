@@ -521,3 +521,30 @@ def test_a_rerun_reuses_what_its_config_made_and_remakes_what_a_changed_knob_tou
     text = _output_text(r.ipynb)
     assert "round 2 fits: iters 20 -> 5, remade" in text
     assert "60 / 5 / 10" in text and f"{new['mpjpe_mm']:.1f}" in text
+
+
+@pytest.mark.parametrize(
+    "notebook, knob, value, remade, kept",
+    [
+        ("06", "ablations.n", 4, "ablations", ["rounds", "eval", "fits", "lifter"]),
+        ("05", "evaluation.n_failures", 2, "eval", ["rounds", "ablations", "fits", "lifter"]),
+        ("03", "registration.n_study", 6, "fits", ["rounds", "eval", "ablations", "lifter"]),
+        ("02", "lifter.steps", 30, "lifter", ["rounds", "eval", "ablations", "fits"]),
+    ],
+)
+def test_a_changed_knob_remakes_its_notebook_s_results_and_leaves_the_others(
+    tiny_chain, notebook, knob, value, remade, kept
+):
+    """One notebook re-run on the chain's folder with one of its knobs changed: its results are
+    made again (the page says why), the other notebooks' are left as they are."""
+    tmp_path, _ = tiny_chain
+    run = tmp_path / "run"
+    before = {k: _mtimes(run / k) for k in [remade, *kept]}
+    over = {"overrides": {knob: value}}
+    (r,) = run_pipeline("tiny", run, reports=tmp_path / "rerun", only=[notebook], extra_parameters=over)
+    assert r.status == "ok", r.error
+    after = _mtimes(run / remade)
+    assert after and all(after.get(f) != t for f, t in before[remade].items()), f"{remade} not remade"
+    for k in kept:
+        assert _mtimes(run / k) == before[k], f"{k} changed"
+    assert f"{knob} " in _output_text(r.ipynb) and "remade" in _output_text(r.ipynb)

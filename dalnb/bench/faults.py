@@ -162,7 +162,7 @@ def bench_faults(kills: int = 24, preset: str = "tiny", seed: int = 0, keep: boo
                 start_new_session=True,
             )
             started = None
-            while p.poll() is None:
+            while p.poll() is None:  # until it ends or is killed
                 time.sleep(0.1)
                 if target is None:
                     continue
@@ -171,9 +171,11 @@ def bench_faults(kills: int = 24, preset: str = "tiny", seed: int = 0, keep: boo
                     started = time.perf_counter()
                 if started is not None and time.perf_counter() - started >= at:
                     _kill_tree(p.pid)
+                    p.wait()
                     killed.append({"notebook": target, "after_s": round(at, 1), "attempt": attempt})
                     bad += unreadable_files(run, rep)
                     break
+        p.wait()
         attempt += 1
         if p.returncode == 0 and (target is None or started is None):
             break  # finished uninterrupted

@@ -93,7 +93,7 @@ def bench_predict(
     samples = make_samples(max(refine_batches), 7, SynthConfig(image_size=128, anny_fraction=0.0, store_vertices=False))
     body_c = BodyModel.default()
     for B in refine_batches:
-        cfg = RegistrationConfig.with_iters(refine_iters, device=str(dev), tol=0.0, chunk_size=B).without_stiff_stage()
+        cfg = RegistrationConfig.refinement(refine_iters, device=str(dev), tol=0.0, chunk_size=B)
         init = register(body_c, samples[:B], RegistrationConfig.with_iters(1, device=str(dev)))
         register(body_c, samples[:B], cfg, init=init)
         t0 = time.perf_counter()

@@ -96,6 +96,13 @@ class RegistrationConfig:
     def with_iters(cls, iters: int, **kw) -> RegistrationConfig:
         return cls(stages=default_stages(iters), **kw)
 
+    @classmethod
+    def refinement(cls, iters: int, **kw) -> RegistrationConfig:
+        """Test-time refinement from a prediction: a short rigid stage that tries the predicted
+        heading and its half turn about the vertical (the 2D keypoints, left and right, tell which
+        fits; pose and shape stay the prediction's), then the full fit."""
+        return cls(stages=default_stages(iters, stiff_fraction=0.2), yaw_hypotheses=2, **kw)
+
     def without_stiff_stage(self) -> RegistrationConfig:
         """All iterations in the full fit, from the facing-the-camera rest pose (paper Fig. 7)."""
         n = sum(s.iters for s in self.stages)

@@ -88,7 +88,7 @@ def evaluate_model(
     row["predict_s_per_image"] = t_pred
     ref = None
     if refine_iters:
-        cfg = RegistrationConfig.with_iters(refine_iters, seed=seed, device=device).without_stiff_stage()
+        cfg = RegistrationConfig.refinement(refine_iters, seed=seed, device=device)
         ref = register(body, samples, cfg, init=pred)
         for k, v in evaluate(body, ref, samples).items():
             if k not in ("n", "ok"):

@@ -238,11 +238,12 @@ class _Made:
             key = {"from": "notebook 03's fits" if given_first else "rest pose", "iters": c.first_iters}
             start = {"data and first fits": self.inputs}
         else:
-            key, start = {"from": "regressor", "iters": c.later_iters}, {"start": self.d[f"round {r - 1} predictions"]}
+            key = {"from": "regressor", "iters": c.later_iters}
+            start = {"start": self.d.get(f"round {r - 1} predictions", "")}
         self._ensure(f"round {r} fits", {**key, "seed": c.seed}, start, out)
 
     def store(self, r: int, out: Path) -> None:
-        prev = {"previous store": self.d[f"round {r - 1} store"]} if r > 1 else {}
+        prev = {"previous store": self.d.get(f"round {r - 1} store", "")} if r > 1 else {}
         self._ensure(f"round {r} store", {}, {"fits": self.d.get(f"round {r} fits", ""), **prev}, out)
 
     def _training(self, epochs: int) -> dict:
@@ -255,7 +256,7 @@ class _Made:
         }
 
     def regressor(self, r: int, out: Path) -> None:
-        prev = {"previous regressor": self.d[f"round {r - 1} regressor"]} if r > 1 else {}
+        prev = {"previous regressor": self.d.get(f"round {r - 1} regressor", "")} if r > 1 else {}
         store = {"store": self.d.get(f"round {r} store", "")}
         self._ensure(f"round {r} regressor", self._training(self.cfg.epochs_per_round), {**store, **prev}, out)
 
