@@ -5,7 +5,7 @@ registration) and one long round on the first fits (no re-registration).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +47,7 @@ def _baseline(
     ``inputs`` (a digest of the data), and remade otherwise."""
     out = Path(out_dir)
     if steps is not None:
-        key = {
-            "epochs": epochs,
-            "train": {k: v for k, v in asdict(cfg.train).items() if k not in ("device", "seed")},
-            "regressor": asdict(cfg.regressor),
-            "seed": cfg.seed,
-            "n_eval": cfg.n_eval,
-            "refine_iters": cfg.refine_iters,
-        }
+        key = {**cfg.training_key(epochs), "n_eval": cfg.n_eval, "refine_iters": cfg.refine_iters}
         steps.ensure(setting, {**key, "inputs": {"data": inputs}}, [out])
     mpath = out / "metrics.json"
     if mpath.exists():

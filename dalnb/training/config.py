@@ -50,3 +50,9 @@ class RoundsConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def training_key(self, epochs: int) -> dict:
+        """What a regressor trained for ``epochs`` epochs is made from (``steps.Ledger`` keys):
+        the training and regressor settings and the seed (not the device)."""
+        train = {k: v for k, v in asdict(self.train).items() if k not in ("device", "seed")}
+        return {"epochs": epochs, "train": train, "regressor": asdict(self.regressor), "seed": self.seed}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -246,19 +246,10 @@ class _Made:
         prev = {"previous store": self.d.get(f"round {r - 1} store", "")} if r > 1 else {}
         self._ensure(f"round {r} store", {}, {"fits": self.d.get(f"round {r} fits", ""), **prev}, out)
 
-    def _training(self, epochs: int) -> dict:
-        c = self.cfg
-        return {
-            "epochs": epochs,
-            "train": {k: v for k, v in asdict(c.train).items() if k not in ("device", "seed")},
-            "regressor": asdict(c.regressor),
-            "seed": c.seed,
-        }
-
     def regressor(self, r: int, out: Path) -> None:
         prev = {"previous regressor": self.d.get(f"round {r - 1} regressor", "")} if r > 1 else {}
         store = {"store": self.d.get(f"round {r} store", "")}
-        self._ensure(f"round {r} regressor", self._training(self.cfg.epochs_per_round), {**store, **prev}, out)
+        self._ensure(f"round {r} regressor", self.cfg.training_key(self.cfg.epochs_per_round), {**store, **prev}, out)
 
     def metrics(self, r: int, out: Path, real: list[str]) -> None:
         c = self.cfg
@@ -271,7 +262,7 @@ class _Made:
 
     def finetune(self, out: Path) -> None:
         c = self.cfg
-        key = {**self._training(c.finetune_epochs), "where": c.finetune_where, "n_eval": c.n_eval}
+        key = {**self.cfg.training_key(c.finetune_epochs), "where": c.finetune_where, "n_eval": c.n_eval}
         last = self.d.get(f"round {c.rounds} regressor", "")
         self._ensure("fine-tune", {**key, "refine_iters": c.refine_iters}, {"regressor": last}, out)
 
