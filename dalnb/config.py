@@ -380,7 +380,7 @@ def hold_run(root: Path, command: str) -> RunLock:
 
     root = Path(root)
     if root not in _HELD:
-        _HELD[root] = RunLock(root, command)
+        _HELD[root] = RunLock(root, command, kind="notebook")
         atexit.register(_HELD[root].release)
     _HELD[root].acquire()
     return _HELD[root]

@@ -165,6 +165,7 @@ class RunLock:
     root: Path
     command: str = ""
     token: str = ""
+    kind: str = "pipeline"  # or "notebook": a kernel stepping through the notebooks by hand
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -184,7 +185,9 @@ class RunLock:
         return f"process {h['pid']} on {h['host']} since {h['started']} ({h['command']})"
 
     def acquire(self) -> str:
-        """Take the folder; returns the lock's token (hand it to child processes as ``LOCK_ENV``)."""
+        """Take the folder; returns the lock's token (hand it to child processes as ``LOCK_ENV``).
+        A notebook kernel takes the folder over from another notebook kernel on this host (one
+        reader stepping through the notebooks); a pipeline never shares it."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK):
@@ -197,6 +200,7 @@ class RunLock:
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "command": self.command,
             "token": self.token or f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}",
+            "kind": self.kind,
         }
         for _ in range(3):
             try:
@@ -214,6 +218,11 @@ class RunLock:
                     return self.token  # this process's lock already, or that of the pipeline running us
                 if same_host and not _alive(int(h.get("pid", -1))):
                     log.warning("%s: taking over a stale lock of %s (no such process)", self.root, self.describe(h))
+                    self.path.unlink(missing_ok=True)
+                    continue
+                if same_host and self.kind == h.get("kind") == "notebook":
+                    # one reader stepping through the notebooks in JupyterLab: the newest notebook writes
+                    log.warning("%s: taken over from %s", self.root, self.describe(h))
                     self.path.unlink(missing_ok=True)
                     continue
                 raise RunInUse(

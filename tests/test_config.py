@@ -44,9 +44,8 @@ def test_one_name_per_knob_seed_and_device_travel_inside():
     assert cfg.rounds.first_iters == 77 and cfg.rounds.regressor.image_size == 80
     assert cfg.lifter.seed == cfg.rounds.seed == 3 and cfg.registration_config().seed == 3
     assert sum(s.iters for s in cfg.registration_config().stages) == 77
-    assert (
-        cfg.refinement_config().stages[0].iters == cfg.rounds.refine_iters and len(cfg.refinement_config().stages) == 1
-    )
+    ref = cfg.refinement_config()
+    assert sum(s.iters for s in ref.stages) == cfg.rounds.refine_iters and ref.yaw_hypotheses == 2 and ref.seed == 3
 
 
 def test_start_run_saves_the_resolved_config(tmp_path):

@@ -72,22 +72,27 @@ def test_a_knob_remakes_its_notebook_and_those_after_it_and_nothing_before(tmp_p
         assert f"{knob} " in rows[first] and "-> 3" in rows[first], rows[first]
 
 
-def _hold(root, ready):
+def _hold(root, ready, kind="pipeline"):
     code = (
         "import sys, time; from dalnb.steps import RunLock; "
-        f"RunLock({str(root)!r}, 'holder for the test').acquire(); open({str(ready)!r}, 'w').close(); time.sleep(60)"
+        f"RunLock({str(root)!r}, 'holder for the test', kind={kind!r}).acquire(); "
+        f"open({str(ready)!r}, 'w').close(); time.sleep(60)"
     )
     return subprocess.Popen([sys.executable, "-c", code])
+
+
+def _wait_for(ready, p):
+    for _ in range(300):
+        if ready.exists() or p.poll() is not None:
+            return
+        __import__("time").sleep(0.1)
 
 
 def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
     ready = tmp_path / "ready"
     p = _hold(tmp_path / "run", ready)
     try:
-        for _ in range(300):
-            if ready.exists():
-                break
-            p.wait(0.1) if p.poll() is not None else __import__("time").sleep(0.1)
+        _wait_for(ready, p)
         with pytest.raises(RunInUse, match=f"in use by process {p.pid} .*holder for the test"):
             RunLock(tmp_path / "run", "second").acquire()
         with pytest.raises(RunInUse, match=str(p.pid)):
@@ -110,3 +115,21 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path, caplog):
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     lock.release()
     assert not (tmp_path / ".lock").exists()
+
+
+def test_a_notebook_takes_the_folder_over_from_another_notebook_but_a_pipeline_does_not(tmp_path, caplog):
+    """One reader stepping through the notebooks in JupyterLab has a kernel per notebook: the
+    newest takes the folder, with a message; a pipeline fails on a folder a notebook holds."""
+    ready = tmp_path / "ready"
+    p = _hold(tmp_path / "run", ready, kind="notebook")
+    try:
+        _wait_for(ready, p)
+        with pytest.raises(RunInUse, match=f"in use by process {p.pid}"):
+            RunLock(tmp_path / "run", "a pipeline").acquire()
+        with caplog.at_level("WARNING"):
+            RunLock(tmp_path / "run", "notebook 03", kind="notebook").acquire()
+        assert f"taken over from process {p.pid}" in caplog.text
+        assert json.loads((tmp_path / "run" / ".lock").read_text())["pid"] == os.getpid()
+    finally:
+        p.kill()
+        p.wait()
