@@ -2,8 +2,9 @@
 
 The tiny chain runs once uninterrupted (the reference), then again in a new run folder, killed
 with SIGKILL (the pipeline and every process under it: papermill's kernel too) ``kills`` times:
-the n-th kill lands in notebook ``n mod 6`` at a moment drawn uniformly over that notebook's
-reference duration, so the kills spread over the six notebooks and over what each does
+the n-th kill aims at notebook ``n mod 6``, at a moment drawn uniformly over that notebook's
+reference duration after it starts (a resumed notebook may end sooner: the record counts the
+notebook each kill landed in), so the kills spread over the six notebooks and over what each does
 (data shards, lifter steps, registration, training epochs, reports). After each kill every file
 under a final name is read back whole (npz, json, yaml, pt, ipynb, html, images), and the next
 run resumes under a taken-over lock. The last run goes uninterrupted; its claims, round metrics
@@ -172,7 +173,8 @@ def bench_faults(kills: int = 24, preset: str = "tiny", seed: int = 0, keep: boo
                 if started is not None and time.perf_counter() - started >= at:
                     _kill_tree(p.pid)
                     p.wait()
-                    killed.append({"notebook": target, "after_s": round(at, 1), "attempt": attempt})
+                    running = NOTEBOOK_LINE.findall(log.read_text())[-1]  # the target may have ended already
+                    killed.append({"notebook": running, "target": target, "after_s": round(at, 1), "attempt": attempt})
                     bad += unreadable_files(run, rep)
                     break
         p.wait()
@@ -182,7 +184,7 @@ def bench_faults(kills: int = 24, preset: str = "tiny", seed: int = 0, keep: boo
         if p.returncode not in (0, -signal.SIGKILL):
             raise RuntimeError(f"attempt {attempt - 1} failed (exit {p.returncode}); see {log}")
     cmp = compare_runs(base / "ref", run)
-    per_nb = {nb: sum(k["notebook"] == nb for k in killed) for nb in order}
+    per_nb = {nb: sum(k["notebook"] == nb for k in killed) for nb in order}  # where each kill landed
     rec = emit(
         "faults",
         {
