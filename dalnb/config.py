@@ -304,15 +304,15 @@ def _section(d: dict, dotted: str):
     return d
 
 
-def notebook_key(cfg: StudyConfig, notebook: str, ledger: Ledger) -> dict:
+def notebook_key(cfg: StudyConfig, notebook: str, digests: dict[str, str]) -> dict:
     """The key of a notebook's results: the seed, the config sections it reads (no device) and
-    the digests of the notebooks it reads from."""
+    the digests (``digests``: notebook -> digest) of the notebooks it reads from."""
     step = NOTEBOOK_STEPS.get(notebook, NotebookStep((), (), ()))
     d = cfg.to_dict()
     return {
         "seed": cfg.seed,
         **{name: _without_device(_section(d, name)) for name in step.reads},
-        "inputs": {nb: ledger.digest(nb) for nb in step.after},
+        "inputs": {nb: digests.get(nb, "") for nb in step.after},
     }
 
 
@@ -328,7 +328,8 @@ def start_run(
     hold_run(run.root, f"notebook {notebook}")
     ledger = Ledger(run.root)
     step = NOTEBOOK_STEPS.get(notebook, NotebookStep((), (), ()))
-    ledger.ensure(notebook, notebook_key(cfg, notebook, ledger), [run.root / w for w in step.writes])
+    recorded = {nb: ledger.digest(nb) for nb in step.after}
+    ledger.ensure(notebook, notebook_key(cfg, notebook, recorded), [run.root / w for w in step.writes])
     save_config(run.config(notebook), cfg)
     return cfg
 
@@ -348,13 +349,8 @@ def plan(run_dir: str | Path, preset: str, overrides=None, seed: int = 0) -> lis
     ledger = Ledger(Run(run_dir).root)
     digests: dict[str, str] = {}
     rows = []
-    for nb, step in NOTEBOOK_STEPS.items():
-        d = cfg.to_dict()
-        key = {
-            "seed": cfg.seed,
-            **{name: _without_device(_section(d, name)) for name in step.reads},
-            "inputs": {u: digests[u] for u in step.after},
-        }
+    for nb in NOTEBOOK_STEPS:
+        key = notebook_key(cfg, nb, digests)  # the digests this run would give the notebooks before
         digests[nb] = digest(key)
         rec = ledger.record(nb)
         if rec is None:
