@@ -180,7 +180,7 @@ def table4_tables(
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
     """Table 4: this run's rounds beside the newest recorded benchmark run with the baselines (per
     kind of training annotations), and the margins of every recorded seed of that benchmark."""
-    from dalnb.bench.rounds import table4_margins, table4_runs, table4_seeds
+    from dalnb.study.table4 import table4_margins, table4_runs, table4_seeds
 
     this = pd.DataFrame(this_run)
     rows = [this.assign(setting="this run, round " + this["round"].astype(str))]

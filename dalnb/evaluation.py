@@ -61,7 +61,7 @@ def table1(row: dict, n: int, records: list[dict], real: dict[str, dict] | None 
     """Table 1's counterpart: this run, its Human3.6M test set (S9/S11) when a source gave one
     (``real``: ``evaluate_model`` rows per real test set), the newest recorded benchmark run per
     kind of training annotations, and the paper's rows (Human3.6M)."""
-    from dalnb.bench.rounds import table4_runs
+    from dalnb.study.table4 import table4_runs
 
     data = f"synthetic anny bodies ({n}), this run"
     rows = [

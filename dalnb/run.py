@@ -56,19 +56,6 @@ class Run:
     def source_report(self, kind: str) -> Path:
         return self.root / "data" / "sources" / f"{kind}.json"
 
-    def real_kinds(self) -> list[str]:
-        """The real sources notebook 01 wrote, in the order of ``dalnb.data.sources.KINDS``."""
-        from dalnb.data.sources import KINDS
-
-        return [k for k in KINDS if self.source_report(k).exists()]
-
-    def real_tests(self) -> dict[str, list[dict]]:
-        """Each real source's held-out samples (kinds with none left out)."""
-        from dalnb.data.store import load_samples
-
-        out = {k: load_samples(self.real_test(k)) for k in self.real_kinds() if self.real_test(k).exists()}
-        return {k: v for k, v in out.items() if v}
-
     # notebook 02
     @property
     def lifter_dir(self) -> Path:
@@ -138,20 +125,3 @@ class Run:
     @property
     def claims_dir(self) -> Path:
         return self.root / "claims"
-
-    def samples(self, split: str, lifted: bool = True) -> list[dict]:
-        """A split's samples; with ``lifted``, the lifter's depths attached where notebook 03's
-        check found that they help (all samples when no check was saved; none without depths)."""
-        from dalnb.data.store import load_samples
-        from dalnb.fitting.depth_prior import attach_lifted_depths
-
-        samples = load_samples(self.data(split))
-        if lifted and self.depths(split).exists():
-            samples = attach_lifted_depths(samples, self.depths(split), self.depth_regimes())
-        return samples
-
-    def depth_regimes(self) -> tuple[str, ...]:
-        """The kinds of annotation that get the lifted depths (notebook 03's measured choice)."""
-        from dalnb.fitting.depth_prior import lifted_depth_regimes
-
-        return lifted_depth_regimes(self.fits_dir)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from dalnb.render.overlay import overlay_mesh
+
 __all__ = [
     "mesh_image",
+    "overlay_mesh",
     "draw_mesh",
     "mesh_widget",
     "mesh_view",
@@ -191,34 +194,6 @@ def contact_sheet(samples, cols: int = 8, size: float = 1.6, title: str = "", **
         fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-def overlay_mesh(image: np.ndarray, vertices, faces, camera, alpha: float = 0.6) -> np.ndarray:
-    """(H, W, 3) uint8: a fitted mesh, shaded and z-buffered, over the image, drawn with its
-    weak-perspective camera (s, tx, ty) (vertices in the fit's camera-aligned model frame)."""
-    import torch
-
-    from dalnb.render import rasterize
-    from dalnb.render.shade import shade, vertex_normals
-
-    h, w = image.shape[:2]
-    V = torch.as_tensor(_np(vertices), dtype=torch.float32)
-    cam = _np(camera)
-    xy = float(cam[0]) * V[:, :2] + torch.as_tensor(cam[1:], dtype=torch.float32)
-    F = torch.as_tensor(np.asarray(_np(faces), dtype=np.int64))
-    fr = rasterize(xy, V[:, 2], F, h, w)
-    col = shade(
-        fr.face,
-        fr.bary,
-        F,
-        vertex_normals(V, F),
-        torch.full((len(V), 3), 0.75),
-        torch.tensor([0.0, 0.3, 1.0]) / (1.09**0.5),
-    ).numpy()
-    out = np.asarray(image, np.float32) / 255
-    m = fr.face.numpy() >= 0
-    out[m] = (1 - alpha) * out[m] + alpha * col[m]
-    return (out * 255).astype(np.uint8)
 
 
 def skeleton_views(truths: list, preds: list, bones, titles: list[str]):

@@ -7,13 +7,13 @@ import pytest
 
 from dalnb.bench.rounds import (
     ANNOTATIONS,
-    CONFIG_KEYS,
     CONFIGS,
     record_config,
     record_regressor_path,
     rounds_config,
     spread,
 )
+from dalnb.study.table4 import CONFIG_KEYS
 
 
 @pytest.mark.parametrize("n, f", [(10, 0.5), (7, 0.5), (9, 1 / 3), (5, 0.0), (5, 1.0), (3000, 0.5)])
@@ -60,7 +60,7 @@ def test_record_config_writes_the_fields_that_tell_two_runs_apart():
         0.03,
         3000,
     )
-    from dalnb.bench import load_records
+    from dalnb.records import load_records
 
     newest = load_records("rounds")[-1]  # a recorded run of today's bench carries every config field
     assert set(CONFIG_KEYS) <= set(newest), set(CONFIG_KEYS) - set(newest)
@@ -91,7 +91,7 @@ def _rec(run, setting, rnd, mpjpe, **kw):
 
 
 def test_table4_takes_the_newest_run_with_baselines_per_kind_of_annotations():
-    from dalnb.bench.rounds import table4_runs
+    from dalnb.study.table4 import table4_runs
 
     recs = [
         _rec("a", "rounds", 1, 200),
@@ -122,7 +122,7 @@ def test_table4_takes_the_newest_run_with_baselines_per_kind_of_annotations():
 
 
 def test_table4_seeds_gathers_the_newest_runs_config_across_seeds():
-    from dalnb.bench.rounds import table4_seeds
+    from dalnb.study.table4 import table4_seeds
 
     cfg = {"w_pose": 10.0, "w_joints": 10.0, "w_joints_camera": 10.0}
     recs = [
@@ -150,7 +150,7 @@ def test_table4_seeds_gathers_the_newest_runs_config_across_seeds():
 
 
 def test_table4_margins_puts_each_seeds_last_round_beside_its_baselines():
-    from dalnb.bench.rounds import table4_margins
+    from dalnb.study.table4 import table4_margins
 
     m = table4_margins(
         {

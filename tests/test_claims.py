@@ -155,7 +155,7 @@ def test_findings_count_the_verdicts_and_quote_the_run():
 
 def test_a_round_s_fall_inside_the_seed_spread_is_within_noise():
     from dalnb.claims import NOISE
-    from dalnb.training.claims import falls_beyond, rounds_claims
+    from dalnb.study.rounds import falls_beyond, rounds_claims
 
     mpjpe = pd.Series([232.0, 222.0, 220.2], index=[1, 2, 3])
     assert falls_beyond(mpjpe, {2: 5.4, 3: 2.3}) == NOISE  # 1.8 mm into round 3, sd 2.3
@@ -177,8 +177,8 @@ def test_a_round_s_fall_inside_the_seed_spread_is_within_noise():
 
 
 def test_seed_spread_reads_the_recorded_repeats():
-    from dalnb.bench import load_records
-    from dalnb.bench.rounds import seed_spread
+    from dalnb.records import load_records
+    from dalnb.study.table4 import seed_spread
 
     spread = seed_spread(load_records("rounds"), "real")
     assert spread["n"] >= 2 and set(spread["fall"]) == {2, 3} and all(v > 0 for v in spread["fall"].values())

@@ -82,6 +82,59 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
+def layers() -> dict[str, int]:
+    """docs/ARCHITECTURE.md's table: module name prefix -> layer number."""
+    out = {}
+    for line in (ROOT / "docs" / "ARCHITECTURE.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            out |= {name: int(cells[0]) for name in re.findall(r"`([\w.]+)`", cells[2])}
+    return out
+
+
+def layer_of(module: str, table: dict[str, int]) -> int:
+    """The layer of the longest table name that ``module`` is or starts with."""
+    names = [n for n in table if module == n or module.startswith(n + ".")]
+    if not names:
+        raise KeyError(f"{module}: in no layer of docs/ARCHITECTURE.md")
+    return table[max(names, key=len)]
+
+
+def upward_imports(graph: dict[str, set[str]], table: dict[str, int]) -> list[str]:
+    return sorted(
+        f"{m} (layer {layer_of(m, table)}) imports {t} (layer {layer_of(t, table)})"
+        for m, targets in graph.items()
+        for t in targets
+        if layer_of(t, table) > layer_of(m, table)
+    )
+
+
+def test_every_module_has_a_layer_and_imports_only_go_down():
+    table = layers()
+    assert len(set(table.values())) == 7, table
+    assert not upward_imports(import_graph(), table), "\n".join(upward_imports(import_graph(), table))
+
+
+def test_the_layer_check_finds_an_upward_import():
+    table = {"dalnb.io": 0, "dalnb.viz": 5, "dalnb": 6}
+    assert upward_imports({"dalnb.io": {"dalnb.viz"}, "dalnb.viz": {"dalnb.io"}}, table) == [
+        "dalnb.io (layer 0) imports dalnb.viz (layer 5)"
+    ]
+    assert layer_of("dalnb.viz", table) == 5 and layer_of("dalnb.io", table) == 0
+
+
+def test_no_module_imports_the_package_face():
+    """``from dalnb import X`` inside the package only for a submodule X, never a name of dalnb/__init__."""
+    face = []
+    for mod, path in MODULES.items():
+        if mod == "dalnb":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "dalnb" and node.level == 0:
+                face += [f"{mod}: from dalnb import {a.name}" for a in node.names if f"dalnb.{a.name}" not in MODULES]
+    assert not face, face
+
+
 def test_package_inits_only_re_export():
     for mod, path in MODULES.items():
         if path.name != "__init__.py":

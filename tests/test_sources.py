@@ -16,6 +16,7 @@ from dalnb.data.loaders import DataError
 from dalnb.data.sources import KEYS, KINDS, SourcePlan, check_source, parse_source, write_source
 from dalnb.data.sources import write as W
 from dalnb.photos import mediapipe_python
+from dalnb.study.inputs import load_real_tests, real_kinds
 
 PLAN = SourcePlan(n_train=12, n_test=4, image_size=64, test_every=5, shard_size=4)
 
@@ -195,14 +196,14 @@ def test_every_kind_at_once_through_the_run_folder(tmp_path):
     cfg = apply_overrides(get_preset("tiny"), {"data.sources": all_sources(tmp_path / "src")}).resolve()
     run = Run(tmp_path / "run")
     reps = prepare_sources(run, cfg, progress=False)
-    assert [r["kind"] for r in reps] == list(KINDS) == run.real_kinds()
+    assert [r["kind"] for r in reps] == list(KINDS) == real_kinds(run)
     train = load_samples(run.data("train"))  # the real crops sit inside the training folder
     assert {s["source"] for s in train} == set(KINDS)
-    assert set(run.real_tests()) == {"densepose_coco", "coco", "mpii", "h36m", "photos"}
+    assert set(load_real_tests(run)) == {"densepose_coco", "coco", "mpii", "h36m", "photos"}
     # a source no longer named leaves the training set
     cfg2 = apply_overrides(cfg, {"data.sources": {"coco": cfg.data.sources["coco"]}})
     prepare_sources(run, cfg2, progress=False)
-    assert run.real_kinds() == ["coco"] and {s["source"] for s in load_samples(run.data("train"))} == {"coco"}
+    assert real_kinds(run) == ["coco"] and {s["source"] for s in load_samples(run.data("train"))} == {"coco"}
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +237,7 @@ def test_the_chain_runs_on_every_kind_of_real_source(real_chain):
     run = tmp / "run"
     from dalnb.run import Run
 
-    assert Run(run).real_kinds() == list(KINDS)
+    assert real_kinds(Run(run)) == list(KINDS)
     fitted = {f.name for f in (run / "fits" / "round0").glob("fits_*.npz")}
     assert {f"fits_{k}_00000.npz" for k in KINDS} <= fitted  # registration fitted every source's images
     last = json.loads(sorted((run / "rounds").glob("round*/metrics.json"))[-1].read_text())

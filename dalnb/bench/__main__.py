@@ -29,10 +29,10 @@ def main(argv=None) -> int:
     if args.record:
         import os
 
-        from dalnb import bench
+        from dalnb.records import RECORD_DIR, RECORD_TO
 
-        os.makedirs(bench.RECORD_DIR, exist_ok=True)
-        bench._record_to.append(os.path.join(bench.RECORD_DIR, f"{args.name}.jsonl"))
+        os.makedirs(RECORD_DIR, exist_ok=True)
+        RECORD_TO.append(os.path.join(RECORD_DIR, f"{args.name}.jsonl"))
     logging.basicConfig(level=logging.WARNING)
     try:
         importlib.import_module(f"dalnb.bench.{args.name}")

@@ -10,7 +10,8 @@ images seen and the training throughput (images/s, forward and backward).
 
     python -m dalnb.bench learning --record --set n_train=3600 --set epochs=15 --set keypoint_head=true
 
-Renders are cached by what made them under ``runs/bench/learning/``.
+Renders are cached by what made them under ``runs/bench/learning/``; the trained regressor is
+left there too (``regressor-<digest of the arguments>.pt``) for a closer look.
 """
 
 from __future__ import annotations
@@ -57,16 +58,22 @@ def bench_learning(
     device: str | None = None,
     **_,
 ) -> list[dict]:
+    import shutil
     import tempfile
 
     import torch
 
     from dalnb.body.model import BodyModel
     from dalnb.config import get_preset
+    from dalnb.paths import resolve
+    from dalnb.steps import digest
     from dalnb.training import label_ceiling
     from dalnb.training.baselines import ground_truth_fits
     from dalnb.training.predict import evaluate_model, load_regressor
     from dalnb.training.rounds import regressor_path
+
+    args = dict(n_train=n_train, epochs=epochs, image_size=image_size, backbone=backbone, keypoint_head=keypoint_head)
+    args |= dict(front_cues=front_cues, hair=hair, mirror=mirror, n_test=n_test, seed=seed)
 
     cfg = get_preset("small").resolve()
     data = cfg.data
@@ -89,6 +96,7 @@ def bench_learning(
         row = label_ceiling(body, train, test, out, rc, epochs, progress=False)
         seconds = time.perf_counter() - t0
         model = load_regressor(regressor_path(out))
+        shutil.copyfile(regressor_path(out), resolve(CACHE) / f"regressor-{digest(args)}.pt")
         keep = set(ground_truth_fits(train).sample_ids)
         seen = [s for s in train if str(s["sample_id"]) in keep][:n_test]
         fit, _, _ = evaluate_model(body, model, seen, 0, device)

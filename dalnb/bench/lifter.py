@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from dalnb.bench import emit, register_bench
+from dalnb.study.lifter import evaluate_lift
+from dalnb.study.registration import evaluate_fits
 
 SETTINGS = {
     "full": {},
@@ -45,23 +47,6 @@ def lifter_data(n_train: int = 30000, n_test: int = 300, seed: int = 0):
     kt[..., 2] = (kt[..., 2] > 0).astype(np.float32)  # occluded (v=1) keypoints are still annotated
     kt[..., :2] += np.random.default_rng(seed).normal(0, 0.015 * 128, kt[..., :2].shape)
     return pool, kt, np.stack([s["keypoints3d"] for s in te]), te
-
-
-def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dict:
-    from dalnb import metrics as M
-
-    ok = mask.min(1) > 0  # poses with every keypoint present
-    p, g = pred3d[ok], gt3d[ok]
-    pa = M.pa_mpjpe(p, g)
-    # scale-aligned MPJPE: hip-midpoint aligned, best scale, no rotation
-    pc, gc = p - p[:, [11, 12]].mean(1, keepdims=True), g - g[:, [11, 12]].mean(1, keepdims=True)
-    s = (pc * gc).sum((1, 2)) / (pc**2).sum((1, 2)).clip(1e-9)
-    sa = np.linalg.norm(s[:, None, None] * pc - gc, axis=-1).mean(1)
-    return {
-        "pa_mpjpe_mm": float(pa.mean() * 1000),
-        "scale_aligned_mpjpe_mm": float(sa.mean() * 1000),
-        "n": int(ok.sum()),
-    }
 
 
 @register_bench("lifter")
@@ -135,9 +120,9 @@ def bench_lifter(
             )
         )
     if full is not None and registration_check:
-        from dalnb import BodyModel
         from dalnb import metrics as M
-        from dalnb.bench.registration import benchmark_samples, evaluate_fits
+        from dalnb.bench.registration import benchmark_samples
+        from dalnb.body.model import BodyModel
         from dalnb.fitting import RegistrationConfig, register, without_dense
 
         body = BodyModel.default()
@@ -181,29 +166,3 @@ def bench_lifter(
                     )
                 )
     return out
-
-
-def h36m_lift_table(lifter, frames: list[dict]):
-    """The lifter on real Human3.6M frames: PA-MPJPE (mm) of the lifted keypoints that Human3.6M
-    also has, against zero depth, per frame."""
-    import pandas as pd
-
-    from dalnb import metrics as M
-    from dalnb.body import skeleton as sk
-    from dalnb.lifter import lift_3d
-
-    kh = np.stack([s["keypoints2d"] for s in frames])
-    names = [n for n in sk.COCO17 if kh[0, sk.COCO17.index(n), 2] > 0]
-    ci = [sk.COCO17.index(n) for n in names]
-    hi = [sk.H36M17.index({"left_ankle": "left_foot", "right_ankle": "right_foot"}.get(n, n)) for n in names]
-    ph = lift_3d(lifter, kh)[:, ci]
-    gh = np.stack([s["joints3d"] for s in frames])[:, hi]
-    zh = ph.copy()
-    zh[..., 2] = 0
-    return pd.DataFrame(
-        {
-            "frame": [s["sample_id"] for s in frames],
-            "lifter PA-MPJPE (mm)": M.pa_mpjpe(ph, gh) * 1000,
-            "zero depth PA-MPJPE (mm)": M.pa_mpjpe(zh, gh) * 1000,
-        }
-    )

@@ -26,7 +26,7 @@ def bench_predict(
     refine_iters: int = 50,
     **_,
 ) -> list[dict]:
-    from dalnb import BodyModel
+    from dalnb.body.model import BodyModel
     from dalnb.regressor import Prediction, Regressor, RegressorConfig, params_to_body
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -16,6 +16,7 @@ import time
 import torch
 
 from dalnb.bench import emit, register_bench
+from dalnb.study.registration import evaluate_fits
 
 SETTINGS = {
     "a_exact_with_depth": dict(noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=True),
@@ -50,12 +51,6 @@ def benchmark_samples(n: int, setting: str, seed: int = 1234, image_size: int = 
     return samples
 
 
-def evaluate_fits(body, fits, samples) -> dict:
-    from dalnb.metrics import evaluate
-
-    return {k: v for k, v in evaluate(body, fits, samples).items() if k != "pixel_err"}
-
-
 def speed_samples(n: int, n_dense: int = 200, mask: bool = False, distinct: int = 512) -> list[dict]:
     """The speed workload: 200 dense points + 17 keypoints per image; ``mask`` keeps the person
     mask, which adds the optional silhouette term (256 surface samples looked up in the mask's
@@ -85,7 +80,7 @@ def bench_registration(
     kinds=("accuracy", "speed"),
     **_,
 ) -> list[dict]:
-    from dalnb import BodyModel
+    from dalnb.body.model import BodyModel
     from dalnb.fitting import RegistrationConfig, register
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -151,29 +146,3 @@ def bench_registration(
             )
         )
     return out
-
-
-def accuracy_tables(records):
-    """The newest recorded accuracy run: PA-MPJPE and PVE per setting (rows) and iterations
-    (columns); the speed records as they are. Pandas frames (empty when none was recorded)."""
-    import pandas as pd
-
-    acc = records[records["kind"] == "accuracy"].drop_duplicates(["setting", "iterations"], keep="last")
-    pivot = lambda v, name: acc.pivot_table(index="setting", columns="iterations", values=v).round(1).add_prefix(name)  # noqa: E731
-    cols = [
-        "date",
-        "machine",
-        "device",
-        "compiled",
-        "batch",
-        "silhouette",
-        "iterations",
-        "fits_per_s",
-        "seconds_per_batch",
-    ]
-    speed = records[records["kind"] == "speed"].reindex(columns=cols)
-    return (
-        (pivot("pa_mpjpe_mm", "PA-MPJPE mm @ "), pivot("pve_mm", "PVE mm @ "), speed)
-        if len(acc)
-        else (pd.DataFrame(),) * 2 + (speed,)
-    )

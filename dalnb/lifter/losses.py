@@ -64,7 +64,7 @@ def orientation_loss(p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def template_ratios(body=None) -> np.ndarray:
     """Bone / trunk ratios of the open template's COCO keypoints (the 'average skeleton')."""
-    from dalnb import BodyModel
+    from dalnb.body.model import BodyModel
 
     body = body or BodyModel.default()
     kp = body.keypoints(body.v_template[None], "coco17").double()
@@ -73,7 +73,7 @@ def template_ratios(body=None) -> np.ndarray:
 
 
 def template_torso_m(body=None) -> float:
-    from dalnb import BodyModel
+    from dalnb.body.model import BodyModel
 
     body = body or BodyModel.default()
     kp = body.keypoints(body.v_template[None], "coco17")[0].double()

@@ -50,7 +50,7 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
     recorded benchmarks; rows whose inputs are missing are left out."""
     import json
 
-    from dalnb.bench import load_records
+    from dalnb.records import load_records
 
     rows = []
     run = Run(run_dir)
@@ -120,8 +120,8 @@ def table4_rows(records: list[dict]) -> list[tuple[str, str, str, str]]:
     """Headline rows from recorded ``bench rounds`` runs: per kind of training annotations, the
     newest run with baselines (round 1 -> last, each baseline) and, over every recorded seed of
     its config, the margin of the rounds over one long round (negative: the rounds win)."""
-    from dalnb.bench.rounds import table4_margins, table4_runs, table4_seeds
     from dalnb.claims import paired_margin
+    from dalnb.study.table4 import table4_margins, table4_runs, table4_seeds
 
     rows = []
     seeds = table4_seeds(records)
@@ -215,8 +215,8 @@ def speed_rows(registration: list[dict], predict: list[dict]) -> list[tuple[str,
 
 
 def write_index(out_dir: Path, results: list, preset: str, run_dir: Path) -> Path:
-    from dalnb.bench import machine
     from dalnb.claims import count_verdicts, load_claims, verdict, verdict_class
+    from dalnb.records import machine
 
     rows = "\n".join(
         f"<tr><td><a href='{r.html.name if r.html else r.ipynb.name}'>{html.escape(r.name)}</a></td>"

@@ -21,7 +21,7 @@ def variant(r: pd.Series) -> str:
 
 def records(machine: str | None = None) -> pd.DataFrame:
     """The newest record of each grid point (per machine), with its variant named."""
-    from dalnb.bench.records import records_frame
+    from dalnb.records import records_frame
 
     df = records_frame("learning")
     if not len(df):

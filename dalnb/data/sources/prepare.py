@@ -27,8 +27,8 @@ def prepare_sources(run, cfg, base: Path | None = None, progress: bool = True) -
 
     srcs = parse_sources(cfg.data.sources, base)
     named = {s.kind for s in srcs}
-    for kind in run.real_kinds():
-        if kind not in named:
+    for kind in KINDS:
+        if kind not in named and run.source_report(kind).exists():
             for d in (run.real_train(kind), run.real_test(kind)):
                 shutil.rmtree(d, ignore_errors=True)
             run.source_report(kind).unlink()

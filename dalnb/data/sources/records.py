@@ -152,7 +152,7 @@ def _h36m(src: Source) -> Iterator[Record]:
 def _photos(src: Source, cache_dir: Path) -> Iterator[Record]:
     """Each photo in the folder (name order) as one person: MediaPipe's keypoints (confidence
     below ``MIN_CONFIDENCE`` counts as missing), detections cached in ``cache_dir``."""
-    from dalnb.photos.fit import detect, unreadable
+    from dalnb.photos.detect import detect, unreadable
 
     files = photo_files(src.path)
     for c in range(0, len(files), PHOTO_CHUNK):

@@ -56,7 +56,7 @@ class SynthConfig:
 # per-process caches
 @functools.lru_cache(maxsize=1)
 def _body():
-    from dalnb import BodyModel
+    from dalnb.body.model import BodyModel
 
     return BodyModel.default()
 

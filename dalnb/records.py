@@ -1,7 +1,8 @@
-"""Benchmark records: one JSON object per line, with its context.
+"""Benchmark records (``benchmarks/<name>.jsonl``): one JSON object per line, with its context,
+written by the runners of ``dalnb.bench`` and read here by the study and the reports.
 
-Every record carries the benchmark name, the machine (CPU model, cores, GPU if any), the
-date and the torch version, so that notebooks and reports can show it with its context.
+Every record carries the benchmark name, the machine (CPU model, cores, GPU if any), the date,
+the commit and the torch version, so that notebooks and reports can show it with its context.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["machine", "machine_label", "timeit", "emit", "load_records", "records_frame", "REGISTRY"]
+from dalnb.paths import ROOT
 
-REGISTRY: dict[str, Callable[..., None]] = {}
-
-
-def register_bench(name: str):
-    def deco(f):
-        REGISTRY[name] = f
-        return f
-
-    return deco
+__all__ = [
+    "machine",
+    "machine_label",
+    "emit",
+    "load_records",
+    "records_frame",
+    "newest",
+    "RECORD_DIR",
+    "RECORD_TO",
+    "timeit",
+]
 
 
 def machine() -> dict:
@@ -45,24 +48,8 @@ def machine() -> dict:
     return info
 
 
-def timeit(fn: Callable[[], object], min_time: float = 0.5, min_reps: int = 3, sync: bool = False) -> float:
-    """Median-free simple timer: warm up once, then repeat until min_time; seconds per call."""
-    fn()
-    if sync:
-        torch.cuda.synchronize()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        if sync:
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        if n >= min_reps and dt >= min_time:
-            return dt / n
-
-
-RECORD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
-_record_to: list[str] = []  # set by ``python -m dalnb.bench NAME --record``
+RECORD_DIR = str(ROOT / "benchmarks")
+RECORD_TO: list[str] = []  # the files ``emit`` appends to (``python -m dalnb.bench NAME --record``)
 
 
 def commit() -> str | None:
@@ -93,7 +80,7 @@ def emit(bench: str, record: dict, out=None) -> dict:
     }
     line = json.dumps(rec)
     print(line, file=out or sys.stdout, flush=True)
-    for path in _record_to:
+    for path in RECORD_TO:
         with open(path, "a") as f:
             f.write(line + "\n")
     return rec
@@ -121,3 +108,29 @@ def records_frame(name: str):
     if len(rec):
         rec["machine"] = rec["machine"].map(machine_label)
     return rec
+
+
+def newest(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """The newest record per setting (``keys``) and machine, in the order first seen: what a
+    notebook shows; the full history stays in benchmarks/."""
+    out: dict[tuple, dict] = {}
+    for r in records:
+        k = tuple(json.dumps(r.get(key), sort_keys=True) for key in keys) + (machine_label(r["machine"]),)
+        out[k] = r if k not in out else max(out[k], r, key=lambda x: x.get("date", ""))
+    return list(out.values())
+
+
+def timeit(fn: Callable[[], object], min_time: float = 0.5, min_reps: int = 3, sync: bool = False) -> float:
+    """Seconds per call: warm up once, then repeat until ``min_time`` and ``min_reps``."""
+    fn()
+    if sync:
+        torch.cuda.synchronize()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        if sync:
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        if n >= min_reps and dt >= min_time:
+            return dt / n

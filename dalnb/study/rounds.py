@@ -1,5 +1,6 @@
-"""Notebook 04's claims, judged from the rounds' own metrics rows and weighed against the spread
-the recorded rounds benchmark shows between seeds (``bench.rounds.seed_spread``)."""
+"""Fig. 8 and 9, the rounds: notebook 04's claims, judged from the rounds' own metrics rows and
+weighed against the spread the recorded rounds benchmark shows between seeds
+(``study.table4.seed_spread``)."""
 
 from __future__ import annotations
 
