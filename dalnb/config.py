@@ -137,16 +137,11 @@ class StudyConfig:
     ablations: AblationsConfig = field(default_factory=AblationsConfig)
 
     def resolve(self) -> StudyConfig:
-        """The same config with seed, device and the shared knobs passed down to every part."""
-        seed, dev = self.seed, self.device
-        rounds = replace(
-            self.rounds,
-            first_iters=self.registration.iters,
-            seed=seed,
-            device=dev,
-            regressor=replace(self.rounds.regressor, image_size=self.data.image_size),
-        )
-        return replace(self, lifter=replace(self.lifter, seed=seed, device=dev), rounds=rounds)
+        """The same config with every copy in ``DERIVED`` set from the one knob it follows."""
+        cfg = self
+        for derived, source in DERIVED.items():
+            cfg = _set(cfg, derived.split("."), get_knob(cfg, source), derived)
+        return cfg
 
     def registration_config(self, iters: int | None = None) -> RegistrationConfig:
         """``RegistrationConfig`` with ``iters`` (default ``registration.iters``), seed and device."""
@@ -160,6 +155,27 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return plain(dataclasses.asdict(self))
+
+
+# Settings that parts of the study keep a copy of, and the one knob each copy follows: ``resolve`` sets the
+# copies, and an override names the knob, never a copy (``apply_overrides`` refuses a copy)
+DERIVED: dict[str, str] = {
+    "rounds.first_iters": "registration.iters",  # round 1's fits are notebook 03's
+    "rounds.regressor.image_size": "data.synth.image_size",  # the regressor reads the renders' crops
+    "rounds.seed": "seed",
+    "rounds.device": "device",
+    "rounds.train.seed": "seed",  # each round's training seeds from the rounds' seed
+    "rounds.train.device": "device",
+    "lifter.seed": "seed",
+    "lifter.device": "device",
+}
+
+
+def get_knob(node, dotted: str):
+    """The value at a dotted path of a config (``get_knob(cfg, "rounds.train.lr")``)."""
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
 
 
 def _data(n_train: int, n_test: int, workers: int, image_size: int, shard_size: int) -> DataConfig:
@@ -229,6 +245,8 @@ def apply_overrides(cfg: StudyConfig, overrides: dict[str, Any] | list[str] | No
         return cfg
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
     for key, value in items:
+        if key in DERIVED:
+            raise ValueError(f"override {key!r}: it follows {DERIVED[key]!r} (config.DERIVED); override that instead")
         cfg = _set(cfg, key.split("."), value, key)
     return cfg
 

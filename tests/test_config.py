@@ -1,10 +1,12 @@
 """The typed config: presets are trees of the real config dataclasses; dotted overrides; one
 name per knob; seed and device reach every part; the resolved config saved beside the run."""
 
+import dataclasses
+
 import pytest
 import yaml
 
-from dalnb.config import PRESETS, StudyConfig, apply_overrides, get_preset, start_run
+from dalnb.config import DERIVED, PRESETS, StudyConfig, apply_overrides, get_knob, get_preset, start_run
 from dalnb.data.synth import SynthConfig
 from dalnb.lifter import LifterConfig
 from dalnb.training import RoundsConfig
@@ -46,6 +48,51 @@ def test_one_name_per_knob_seed_and_device_travel_inside():
     assert sum(s.iters for s in cfg.registration_config().stages) == 77
     ref = cfg.refinement_config()
     assert sum(s.iters for s in ref.stages) == cfg.rounds.refine_iters and ref.yaw_hypotheses == 2 and ref.seed == 3
+
+
+def _leaves(node, prefix: str = ""):
+    for f in dataclasses.fields(node):
+        v = getattr(node, f.name)
+        yield from _leaves(v, f"{prefix}{f.name}.") if dataclasses.is_dataclass(v) else [f"{prefix}{f.name}"]
+
+
+# leaves that share a name but are different knobs, each with what it sets
+DISTINCT = {
+    "batch": {"lifter.batch": "the lifter's minibatch", "rounds.train.batch": "the regressor's minibatch"},
+    "hidden": {"lifter.hidden": "the lifter's width", "rounds.regressor.hidden": "the regressor head's width"},
+    "lr": {"lifter.lr": "the lifter's step size", "rounds.train.lr": "the regressor's step size"},
+    "iters": {"registration.iters": "notebook 03's fits (round 1)", "ablations.iters": "each ablation's fits"},
+    "noise_px": {"data.synth.noise_px": "the renders' noise", "ablations.noise_px": "the noise ablation's levels"},
+}
+
+
+def test_no_knob_appears_twice_in_the_config_tree():
+    """A leaf name that appears twice is a copy that ``resolve`` sets from its one knob (``DERIVED``)
+    or a different knob (``DISTINCT``); anything else is a second name for one knob."""
+    by_name: dict[str, list[str]] = {}
+    for leaf in _leaves(get_preset("small")):
+        if leaf not in DERIVED:
+            by_name.setdefault(leaf.split(".")[-1], []).append(leaf)
+    twice = {k: v for k, v in by_name.items() if len(v) > 1 and set(v) != set(DISTINCT.get(k, {}))}
+    assert not twice, twice
+    assert all(_leaves_has(c) and _leaves_has(s) for c, s in DERIVED.items())
+
+
+def _leaves_has(dotted: str) -> bool:
+    return dotted in set(_leaves(get_preset("small")))
+
+
+@pytest.mark.parametrize("copy", sorted(DERIVED))
+def test_an_override_of_a_copy_names_the_knob_it_follows(copy):
+    with pytest.raises(ValueError, match=f"override '{copy}': it follows '{DERIVED[copy]}'"):
+        apply_overrides(get_preset("tiny"), {copy: 1})
+
+
+def test_every_copy_equals_its_knob_after_resolve():
+    cfg = apply_overrides(get_preset("small"), {"seed": 5, "device": "cpu", "registration.iters": 41}).resolve()
+    for copy, source in DERIVED.items():
+        assert get_knob(cfg, copy) == get_knob(cfg, source), copy
+    assert cfg.rounds.first_iters == 41 and cfg.rounds.train.seed == 5
 
 
 def test_start_run_saves_the_resolved_config(tmp_path):
