@@ -12,6 +12,7 @@ import pandas as pd
 from dalnb import metrics as M
 from dalnb.claims import Claim, at_most
 from dalnb.fitting import FitResult, RegistrationConfig, register
+from dalnb.study import paper as P
 
 __all__ = [
     "per_sample_table",
@@ -28,10 +29,10 @@ _KEYS = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err")
 
 #: the paper's Table 1 (Human3.6M, MPJPE / PA-MPJPE mm) and its peers
 PAPER_TABLE1 = [
-    ("deform-and-learn, paper (5 rounds)", "none", 106.0, np.nan),
-    ("deform-and-learn, paper (1 round)", "none", 140.0, np.nan),
-    ("HMR, unpaired 3D (Kanazawa et al. 2018)", "unpaired (MoSh)", 106.84, 66.5),
-    ("HMR, paired 3D (Kanazawa et al. 2018)", "paired", 87.97, 56.8),
+    ("deform-and-learn, paper (5 rounds)", "none", P.ROUNDS5_MPJPE_MM, np.nan),
+    ("deform-and-learn, paper (1 round)", "none", P.ROUND1_MPJPE_MM, np.nan),
+    ("HMR, unpaired 3D (Kanazawa et al. 2018)", "unpaired (MoSh)", *P.HMR_UNPAIRED_MM),
+    ("HMR, paired 3D (Kanazawa et al. 2018)", "paired", *P.HMR_PAIRED_MM),
 ]
 
 
@@ -168,8 +169,8 @@ def table2(
         {
             "dataset": "DensePose-COCO (paper)",
             "points": "DensePose charts",
-            "regressor (px)": 18.6,
-            "refined (px)": 12.0,
+            "regressor (px)": P.PIXEL_REGRESSOR_PX,
+            "refined (px)": P.PIXEL_REFINED_PX,
         }
     )
     t2 = pd.DataFrame(rows)
@@ -242,16 +243,17 @@ def evaluation_claims(
     return [
         Claim(
             "Test-time refinement lowers the per-pixel error",
-            "Table 2: 18.6 -> 12.0 px on DensePose-COCO (0.65x)",
+            f"Table 2: {P.PIXEL_REGRESSOR_PX} -> {P.PIXEL_REFINED_PX} px on DensePose-COCO ({P.PIXEL_RATIO:.2f}x)",
             f"{row['pixel_err']:.2f} -> {row['refined_pixel_err']:.2f} px ({ratio:.2f}x) on {n} held-out "
             f"synthetic bodies{real_dp}",
             at_most(ratio, 0.7),
             "goal here: at most 0.7x",
         ),
         Claim(
-            "Trained without any 3D label, the regressor reaches about 106 mm MPJPE on Human3.6M, like methods trained "
-            "with unpaired 3D",
-            "Tables 1 and 4: 106 mm MPJPE (Human3.6M); HMR with unpaired 3D 107 mm",
+            f"Trained without any 3D label, the regressor reaches about {P.ROUNDS5_MPJPE_MM:.0f} mm MPJPE on "
+            "Human3.6M, like methods trained with unpaired 3D",
+            f"Tables 1 and 4: {P.ROUNDS5_MPJPE_MM:.0f} mm MPJPE (Human3.6M); HMR with unpaired 3D "
+            f"{P.HMR_UNPAIRED_MM[0]:.0f} mm",
             f"round {last}: {row['mpjpe_mm']:.0f} / {row['pa_mpjpe_mm']:.0f} mm MPJPE / PA-MPJPE on {n} "
             f"held-out synthetic "
             f"anny bodies, refined {row['refined_mpjpe_mm']:.0f} / {row['refined_pa_mpjpe_mm']:.0f} mm{frames}",

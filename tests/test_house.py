@@ -235,3 +235,26 @@ def test_a_notebook_run_from_the_notebooks_folder_writes_under_the_repository(tm
         import shutil
 
         shutil.rmtree(ROOT / name, ignore_errors=True)
+
+
+PAPER_NUMBERS = re.compile(r"(?<![\d.])(106|140|18\.6|12\.0|106\.84|66\.5|87\.97|56\.8|0\.76|0\.65)(?![\d.])")
+
+
+def test_the_paper_s_numbers_stand_once_in_study_paper():
+    """The study layer and the reports quote the paper through ``study.paper``: no literal of its
+    numbers there (numbers or text), and none in any notebook cell."""
+    table = layers()
+    typed = []
+    for mod, path in MODULES.items():
+        if mod == "dalnb.study.paper" or not (layer_of(mod, table) == 4 or mod.startswith("dalnb.report")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+                text = node.value if isinstance(node.value, str) else repr(node.value)
+                if isinstance(node.value, (int, float, str)) and PAPER_NUMBERS.search(str(text)):
+                    typed.append(f"{mod}:{node.lineno}: {str(text)[:60]!r}")
+    for nb in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            if m := PAPER_NUMBERS.search("".join(cell["source"])):
+                typed.append(f"{nb.name} cell {i}: {m.group(0)}")
+    assert not typed, typed

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dalnb.io import atomic_write_json, atomic_write_text
 from dalnb.run import Run
+from dalnb.study import paper as P
 
 PAPER_TABLES = (
     (
@@ -62,15 +63,15 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
             (
                 "3D error, regressor (MPJPE / PA-MPJPE)",
                 f"{last['mpjpe_mm']:.0f} / {last['pa_mpjpe_mm']:.0f} mm after {len(rounds)} rounds ({data})",
-                "106 mm MPJPE after 5 rounds (Human3.6M)",
-                "HMR unpaired 3D: 107 / 67 mm (Human3.6M)",
+                f"{P.ROUNDS5_MPJPE_MM:.0f} mm MPJPE after 5 rounds (Human3.6M)",
+                f"HMR unpaired 3D: {P.HMR_UNPAIRED_MM[0]:.0f} / {P.HMR_UNPAIRED_MM[1]} mm (Human3.6M)",
             )
         )
         rows.append(
             (
                 "rounds: last / first MPJPE",
                 f"{last['mpjpe_mm'] / first['mpjpe_mm']:.2f} ({data})",
-                "106 / 140 = 0.76",
+                f"{P.ROUNDS5_MPJPE_MM:.0f} / {P.ROUND1_MPJPE_MM:.0f} = {P.ROUNDS_RATIO:.2f}",
                 "",
             )
         )
@@ -78,7 +79,7 @@ def headline_rows(run_dir: Path) -> list[tuple[str, str, str, str]]:
             (
                 "per-pixel error, regressor &rarr; refined",
                 f"{last['pixel_err']:.1f} &rarr; {last['refined_pixel_err']:.1f} px ({data}, exact dense points)",
-                "18.6 &rarr; 12.0 px (DensePose-COCO photos)",
+                f"{P.PIXEL_REGRESSOR_PX} &rarr; {P.PIXEL_REFINED_PX} px (DensePose-COCO photos)",
                 "",
             )
         )
@@ -141,7 +142,7 @@ def table4_rows(records: list[dict]) -> list[tuple[str, str, str, str]]:
                 f"{a['mpjpe_mm']:.0f} &rarr; {b['mpjpe_mm']:.0f} mm ({vs} mm; seed {b.get('seed', 0)}, "
                 f"{b['preset']}, {b['n_train']} renders, "
                 f"{b['machine']['cpu'][:30]}, {b['date']}); rounds minus one long round: {margin}",
-                "140 &rarr; 106 mm (Human3.6M); single step clearly worse",
+                f"{P.ROUND1_MPJPE_MM:.0f} &rarr; {P.ROUNDS5_MPJPE_MM:.0f} mm (Human3.6M); single step clearly worse",
                 "",
             )
         )

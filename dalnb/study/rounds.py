@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dalnb.claims import NOISE, Claim, at_most, beyond, falls
+from dalnb.study import paper as P
 
 __all__ = ["rounds_claims", "falls_beyond"]
 
@@ -52,14 +53,15 @@ def rounds_claims(tab: pd.DataFrame, preset: str, spread: dict | None = None) ->
     return [
         Claim(
             "Test error falls round after round",
-            "Table 4: 140 mm MPJPE after one round, 106 mm after five (Human3.6M)",
+            f"Table 4: {P.ROUND1_MPJPE_MM:.0f} mm MPJPE after one round, {P.ROUNDS5_MPJPE_MM:.0f} mm after five "
+            "(Human3.6M)",
             " -> ".join(f"{v:.1f}" for v in mpjpe) + f" mm MPJPE over {len(tab)} rounds ({where}); falls {fell}",
             falls_beyond(mpjpe, spread.get("fall")) if several else None,
             _spread_note(spread, "each round's fall weighed against its spread") if several else note,
         ),
         Claim(
             "The last round's error is about three quarters of the first's",
-            "106 / 140 = 0.76 (goal here: at most 0.8)",
+            f"{P.ROUNDS5_MPJPE_MM:.0f} / {P.ROUND1_MPJPE_MM:.0f} = {P.ROUNDS_RATIO:.2f} (goal here: at most 0.8)",
             f"{ratio:.2f} after {len(tab)} rounds",
             at_most(ratio, 0.8) if several else None,
             note,
