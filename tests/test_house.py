@@ -258,3 +258,28 @@ def test_the_paper_s_numbers_stand_once_in_study_paper():
             if m := PAPER_NUMBERS.search("".join(cell["source"])):
                 typed.append(f"{nb.name} cell {i}: {m.group(0)}")
     assert not typed, typed
+
+
+def test_no_private_name_is_imported_across_modules():
+    private = [
+        f"{mod}: from {node.module} import {a.name}"
+        for mod, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dalnb")
+        for a in node.names
+        if a.name.startswith("_") and a.name != "__version__"
+    ]
+    assert not private, private
+
+
+def test_fit_results_are_built_by_field_name():
+    import numpy as np
+    import torch
+
+    from dalnb.fitting import FitResult
+
+    z = torch.zeros(1, 24, 3)
+    with pytest.raises(TypeError):
+        FitResult(z, z, z, z, z, z, {}, np.array(["ok"]))
+    fields = dict(pose=z, segment_scales=z, rotation=z, camera=z, vertices=z, joints=z, losses={})
+    assert FitResult(**fields, status=np.array(["ok"])).status[0] == "ok"

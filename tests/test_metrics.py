@@ -98,7 +98,16 @@ def test_evaluate_on_synthetic_truth(body):
     s = make_samples(2, 4, SynthConfig(image_size=64, anny_fraction=0.0, perspective=False))
     V = torch.as_tensor(np.stack([x["vertices3d"] for x in s]), dtype=torch.float32)
     cam = np.stack([[x["gt_camera"][0], *x["gt_center"]] for x in s])  # orthographic render: u = s X + c
-    f = FitResult(None, None, None, torch.as_tensor(cam), V, None, {}, np.array(["ok", "ok"]))
+    f = FitResult(
+        pose=None,
+        segment_scales=None,
+        rotation=None,
+        camera=torch.as_tensor(cam),
+        vertices=V,
+        joints=None,
+        losses={},
+        status=np.array(["ok", "ok"]),
+    )
     r = M.evaluate(body, f, s)
     assert r["pa_mpjpe_mm"] < 1e-3 and r["mpjpe_mm"] < 1e-3 and r["pve_mm"] < 1e-3 and r["pixel_err"] < 1e-2, r
     assert r["torso_rot_median_deg"] < 0.1 and r["torso_rot_over_90_pct"] == 0, r

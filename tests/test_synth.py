@@ -123,10 +123,10 @@ def test_noise_model_flags_and_stores_settings():
 
 
 def test_hair_covers_the_back_and_top_of_the_head_not_the_face():
-    from dalnb.data.synth.scene import _head_geometry
+    from dalnb.data.synth.scene import head_geometry
     from dalnb.render.shade import hair_vertices
 
-    rest, head, eye_y, ear_y, ear_z = _head_geometry()
+    rest, head, eye_y, ear_y, ear_z = head_geometry()
     hair = hair_vertices(rest, head, eye_y, ear_y, ear_z, hairline=0.05, nape=0.04)
     assert hair.any() and not (hair & ~head).any()
     hv = np.flatnonzero(head)
@@ -237,12 +237,12 @@ def test_front_cues_lie_on_the_front_of_the_face_and_top():
     """Eyes, brows and lips on the face (in front of the ears), the V-neck and the chest print on
     the front of the torso, between the shoulders."""
     from dalnb.body import skeleton as sk
-    from dalnb.data.synth.scene import _body, _front_cues, _head_geometry
+    from dalnb.data.synth.scene import cached_body, front_cue_geometry, head_geometry
 
-    rest, head, eye_y, ear_y, ear_z = _head_geometry()
-    cues = _front_cues()
-    seg = np.asarray(_body().data.skin_weights).argmax(1)
-    kp = np.asarray(_body().data.coco_regressor, np.float64) @ rest
+    rest, head, eye_y, ear_y, ear_z = head_geometry()
+    cues = front_cue_geometry()
+    seg = np.asarray(cached_body().data.skin_weights).argmax(1)
+    kp = np.asarray(cached_body().data.coco_regressor, np.float64) @ rest
     shoulders = kp[[COCO17.index("left_shoulder"), COCO17.index("right_shoulder")]]
     for name in ("eyes", "brows", "mouth"):
         v = cues[name]

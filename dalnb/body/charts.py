@@ -63,7 +63,7 @@ class Charts:
             q = np.flatnonzero(part == p)
             fids = self._part_faces[p]
             tri = self.uv[self.faces[fids]]  # (Fp, 3, 2)
-            lam = _barycentric_2d(iuv[q, 1:], tri)  # (Q, Fp, 3)
+            lam = barycentric_2d(iuv[q, 1:], tri)  # (Q, Fp, 3)
             score = lam.min(-1)
             best = score.argmax(1)
             lb = lam[np.arange(len(q)), best]
@@ -75,7 +75,7 @@ class Charts:
         return SurfacePoints(face=face, bary=bary, inside=inside)
 
 
-def _barycentric_2d(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+def barycentric_2d(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     """(Q, 2) points, (F, 3, 2) triangles -> (Q, F, 3) barycentric coordinates."""
     a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
     v0, v1 = b - a, c - a

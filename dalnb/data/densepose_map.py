@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dalnb.body.charts import SurfacePoints, _barycentric_2d
+from dalnb.body.charts import SurfacePoints, barycentric_2d
 from dalnb.data.loaders import DataError
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ class DensePoseMap:
         for p in np.unique(part):
             q = np.flatnonzero(part == p)
             fids = np.flatnonzero(fp == p)
-            lam = _barycentric_2d(iuv[q, 1:], uv[faces[fids]])
+            lam = barycentric_2d(iuv[q, 1:], uv[faces[fids]])
             best = lam.min(-1).argmax(1)
             w = np.clip(lam[np.arange(len(q)), best], 0, None)
             w /= w.sum(1, keepdims=True).clip(1e-12)

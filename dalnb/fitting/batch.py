@@ -223,7 +223,7 @@ def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_
     )
 
 
-def _repeat_batch(b: Batch, K: int) -> Batch:
+def repeat_batch(b: Batch, K: int) -> Batch:
     kw = {}
     for f in fields(b):
         v = getattr(b, f.name)

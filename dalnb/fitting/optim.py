@@ -9,7 +9,7 @@ import math
 import torch
 
 from dalnb.fitting.config import RegistrationConfig, Stage
-from dalnb.fitting.problem import RIGID_FREE, _Problem, _total
+from dalnb.fitting.problem import RIGID_FREE, Problem, total_loss
 
 
 def adam_step(
@@ -54,7 +54,7 @@ def robust_scale(cfg: RegistrationConfig, stage: Stage, it: int) -> float | None
 
 
 def run_stage(
-    prob: _Problem,
+    prob: Problem,
     stage: Stage,
     cfg: RegistrationConfig,
     history: dict[str, list],
@@ -83,7 +83,7 @@ def run_stage(
         if it % cfg.coverage_every == 0 and stage.weights.get("silhouette", 0):
             prob.refresh_coverage()
         T = prob.terms_fn(stage.weights)
-        loss_b = _total(T, stage.weights)
+        loss_b = total_loss(T, stage.weights)
         move = run & torch.isfinite(loss_b)
         torch.where(move, loss_b, torch.zeros_like(loss_b)).sum().backward()
         with torch.no_grad():

@@ -42,7 +42,7 @@ MAX_PERSPECTIVE = 0.5
 
 
 # the loop
-class _Problem:
+class Problem:
     """Parameter rows of a batch, the skin bases of the points it fits and the loss terms."""
 
     def __init__(self, body, batch: Batch, cfg: RegistrationConfig, device, init: dict | None):
@@ -262,7 +262,7 @@ def _leaf(x: torch.Tensor, device, dtype) -> torch.Tensor:
     return x.detach().to(device=device, dtype=dtype).clone().requires_grad_(True)
 
 
-def _total(T: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+def total_loss(T: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     return sum(weights[k] * v for k, v in T.items())
 
 

@@ -11,14 +11,14 @@ import torch
 
 from dalnb import rotations as rot
 from dalnb.body.camera import FACING_CAMERA
-from dalnb.fitting.batch import _repeat_batch, prepare_batch
+from dalnb.fitting.batch import prepare_batch, repeat_batch
 from dalnb.fitting.config import RegistrationConfig
 from dalnb.fitting.optim import run_stage
-from dalnb.fitting.problem import _Problem, _total
+from dalnb.fitting.problem import Problem, total_loss
 from dalnb.fitting.result import FitResult, concat_fits
 
 
-def _posed(body, prob: _Problem):
+def _posed(body, prob: Problem):
     """The problem's current bodies (full pose, scales, rotation) and cameras in pixels."""
     pose = prob.full_pose
     R = rot.nine_to_matrix(prob.rot9)
@@ -50,7 +50,7 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     if K > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
         # several headings for the rigid stage, keep the best per sample; from given parameters
         # (e.g. the regressor's), the headings turn the given rotation and keep its pose and shape
-        rep = _repeat_batch(batch, K)
+        rep = repeat_batch(batch, K)
         yaws = torch.arange(K, dtype=torch.float32) * (2 * math.pi / K)
         Ry = torch.stack([rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])  # (K, 3, 3)
         base = init["rotation"].float() if init is not None else FACING_CAMERA.expand(B, 3, 3)
@@ -64,16 +64,16 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
                     if k in init
                 }
             )
-        prob = _Problem(body, rep, cfg, device, start)
+        prob = Problem(body, rep, cfg, device, start)
         loss = run_stage(prob, stages[0], cfg, history, valid.repeat(K))
         best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
         keep = best_k * B + torch.arange(B, device=device)
-        prob_full = _Problem(body, batch, cfg, device, None)
+        prob_full = Problem(body, batch, cfg, device, None)
         prob_full.theta.data = prob.theta.data[keep].clone()
         prob = prob_full
         first = 1
     else:
-        prob = _Problem(body, batch, cfg, device, init)
+        prob = Problem(body, batch, cfg, device, init)
     iters = torch.zeros(B, dtype=torch.int64)
 
     def keep(at: int) -> None:
@@ -95,7 +95,7 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     with torch.no_grad():
         w_last = stages[-1].weights
         T = prob.terms(w_last)
-        total = _total(T, w_last)
+        total = total_loss(T, w_last)
         pose, R, sc, full, cam = _posed(body, prob)
         size, centre = prob.b.size, prob.b.centre
         persp = torch.cat([prob.kappa[:, None], prob.b.principal * size[:, None] + centre], 1)
@@ -117,15 +117,15 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
     losses = {k: torch.where(bad, torch.full_like(v, float("nan")), v).cpu() for k, v in T.items()}
     losses["total"] = torch.where(bad, torch.full_like(total, float("nan")), total).cpu()
     return FitResult(
-        pose.cpu(),
-        sc.cpu(),
-        R.cpu(),
-        cam.cpu(),
-        verts.cpu(),
-        joints.cpu(),
-        losses,
-        status.astype(str),
-        [str(s.get("sample_id", i)) for i, s in enumerate(samples)],
+        pose=pose.cpu(),
+        segment_scales=sc.cpu(),
+        rotation=R.cpu(),
+        camera=cam.cpu(),
+        vertices=verts.cpu(),
+        joints=joints.cpu(),
+        losses=losses,
+        status=status.astype(str),
+        sample_ids=[str(s.get("sample_id", i)) for i, s in enumerate(samples)],
         iterations=iters.numpy(),
         perspective=persp.cpu(),
     )

@@ -13,7 +13,7 @@ import torch
 from dalnb.body.camera import project
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FitResult:
     """Fits of N samples. vertices/joints are the model posed, scaled and rotated (camera frame
     up to a translation); camera (s, tx, ty) projects them to pixels."""
@@ -88,15 +88,15 @@ def concat_fits(parts: list[FitResult]) -> FitResult:
     keys = set().union(*[p.losses for p in parts])
     losses = {k: torch.cat([p.losses.get(k, torch.full((len(p),), float("nan"))) for p in parts]) for k in keys}
     return FitResult(
-        cat("pose"),
-        cat("segment_scales"),
-        cat("rotation"),
-        cat("camera"),
-        cat("vertices"),
-        cat("joints"),
-        losses,
-        np.concatenate([p.status for p in parts]),
-        sum((p.sample_ids for p in parts), []),
+        pose=cat("pose"),
+        segment_scales=cat("segment_scales"),
+        rotation=cat("rotation"),
+        camera=cat("camera"),
+        vertices=cat("vertices"),
+        joints=cat("joints"),
+        losses=losses,
+        status=np.concatenate([p.status for p in parts]),
+        sample_ids=sum((p.sample_ids for p in parts), []),
         iterations=np.concatenate([p.iterations for p in parts]),
         perspective=None if any(p.perspective is None for p in parts) else cat("perspective"),
     )
@@ -165,15 +165,15 @@ def load_fits(folder: str | Path, body=None) -> FitResult:
                 V, J = skin_parameters(body, t("pose"), t("segment_scales"), t("rotation"))
             parts.append(
                 FitResult(
-                    t("pose"),
-                    t("segment_scales"),
-                    t("rotation"),
-                    t("camera"),
-                    V,
-                    J,
-                    losses,
-                    z["status"],
-                    list(z["sample_id"]),
+                    pose=t("pose"),
+                    segment_scales=t("segment_scales"),
+                    rotation=t("rotation"),
+                    camera=t("camera"),
+                    vertices=V,
+                    joints=J,
+                    losses=losses,
+                    status=z["status"],
+                    sample_ids=list(z["sample_id"]),
                     iterations=z["iterations"],
                     perspective=t("perspective") if "perspective" in z.files else None,
                 )

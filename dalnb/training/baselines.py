@@ -21,10 +21,10 @@ from dalnb.regressor import (
 from dalnb.steps import Ledger
 from dalnb.training.config import RoundsConfig
 from dalnb.training.predict import evaluate_model
-from dalnb.training.rounds import _reorder, regressor_path
+from dalnb.training.rounds import regressor_path, reorder_fits
 from dalnb.training.store import FitStore
 from dalnb.training.train import train_regressor
-from dalnb.training.trainset import _subset, build_trainset
+from dalnb.training.trainset import build_trainset, subset_trainset
 
 
 def _baseline(
@@ -58,9 +58,9 @@ def _baseline(
     targets, extra = None, {}
     if fits is not None:
         store = FitStore(data.sample_ids)
-        store.update(_reorder(fits, data.sample_ids), 1)
+        store.update(reorder_fits(fits, data.sample_ids), 1)
         w = store.valid
-        targets, data, extra = store.targets(data.sizes)[w], _subset(data, w), {"train_samples": int(w.sum())}
+        targets, data, extra = store.targets(data.sizes)[w], subset_trainset(data, w), {"train_samples": int(w.sum())}
         model.set_mean(targets)
     tcfg = replace(cfg.train, epochs=epochs, seed=cfg.seed * 1000 + seed_offset, device=cfg.device or cfg.train.device)
     hist = train_regressor(body, model, data, targets, tcfg, ckpt=regressor_path(out), tag=setting, progress=progress)
@@ -120,7 +120,17 @@ def ground_truth_fits(samples: list[dict]) -> FitResult:
     n = len(keep)
     empty = torch.zeros(n, 0, 3)
     ids = [str(s["sample_id"]) for s in keep]
-    return FitResult(pose, scales, rotation, camera, empty, empty, {"total": torch.zeros(n)}, np.full(n, "ok"), ids)
+    return FitResult(
+        pose=pose,
+        segment_scales=scales,
+        rotation=rotation,
+        camera=camera,
+        vertices=empty,
+        joints=empty,
+        losses={"total": torch.zeros(n)},
+        status=np.full(n, "ok"),
+        sample_ids=ids,
+    )
 
 
 def label_ceiling(

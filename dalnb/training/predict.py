@@ -41,10 +41,19 @@ def predict(body, model: Regressor, data: TrainSet, batch: int = 256, device: st
         p = Prediction.from_flat(x.float())
         out = params_to_body(body_d, p)
         cam = p.pixel_camera(1) * data.sizes[a : a + batch, None].to(dev)
-        parts.append((p.pose(), p.log_scales.exp(), p.rotation(), cam, out.vertices, out.joints))
-    cat = [torch.cat([q[i] for q in parts]).cpu().float() for i in range(6)]
+        parts.append(
+            dict(
+                pose=p.pose(),
+                segment_scales=p.log_scales.exp(),
+                rotation=p.rotation(),
+                camera=cam,
+                vertices=out.vertices,
+                joints=out.joints,
+            )
+        )
+    fields = {k: torch.cat([q[k] for q in parts]).cpu().float() for k in parts[0]}
     n = len(data)
-    return FitResult(*cat, losses={}, status=np.full(n, "ok"), sample_ids=list(data.sample_ids))
+    return FitResult(**fields, losses={}, status=np.full(n, "ok"), sample_ids=list(data.sample_ids))
 
 
 def predict_in_image(
@@ -97,7 +106,7 @@ def evaluate_model(
     return row, pred, ref
 
 
-def _fit_error(body, fits: FitResult, samples: list[dict]) -> float:
+def fit_error(body, fits: FitResult, samples: list[dict]) -> float:
     """Median PA-MPJPE (mm) of the fits against the ground truth, over the samples that have it
     (synthetic renders, Human3.6M frames; NaN when none does). Registration never sees it."""
     from dalnb.metrics import pa_mpjpe

@@ -31,10 +31,10 @@ from dalnb.regressor import (
 )
 from dalnb.steps import Ledger
 from dalnb.training.config import RoundsConfig
-from dalnb.training.predict import _fit_error, evaluate_model, mean_pose_error, predict
+from dalnb.training.predict import evaluate_model, fit_error, mean_pose_error, predict
 from dalnb.training.store import FitStore
 from dalnb.training.train import train_regressor
-from dalnb.training.trainset import TrainSet, _subset, build_trainset
+from dalnb.training.trainset import TrainSet, build_trainset, subset_trainset
 
 
 # the rounds
@@ -59,7 +59,7 @@ def _register_sharded(
         meshes=False,
     )
     distributed.barrier()
-    allf = _reorder(
+    allf = reorder_fits(
         load_fits_list([path.with_name(f"{path.stem}.rank{r}.npz") for r in range(world)], body),
         [s["sample_id"] for s in samples],
     )
@@ -75,7 +75,7 @@ def load_fits_list(paths: list[Path], body) -> FitResult:
     return concat_fits([load_fits(p, body) for p in paths])
 
 
-def _reorder(fits: FitResult, sample_ids: list[str]) -> FitResult:
+def reorder_fits(fits: FitResult, sample_ids: list[str]) -> FitResult:
     return fits.take_ids(sample_ids)
 
 
@@ -136,9 +136,9 @@ def run_rounds(
         fpath = rd / "fits.npz"
         made.fits(r, fpath, first_fits is not None)
         if fpath.exists():
-            fits = _reorder(load_fits(fpath, body), ids)
+            fits = reorder_fits(load_fits(fpath, body), ids)
         elif r == 1 and first_fits is not None:
-            fits = _reorder(first_fits, ids)
+            fits = reorder_fits(first_fits, ids)
             if rank == 0:
                 save_fits(fpath, fits, meshes=False)
         else:
@@ -171,7 +171,7 @@ def run_rounds(
         tcfg = replace(
             cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device
         )
-        sub = _subset(data, w)
+        sub = subset_trainset(data, w)
         hist = train_regressor(body, model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=progress)
         # 4. evaluate on the test set
         mpath = rd / "metrics.json"
@@ -180,8 +180,8 @@ def run_rounds(
             row = json.loads(mpath.read_text())
         else:
             row, _, _ = evaluate_model(body, model, test_eval, cfg.refine_iters, cfg.device, cfg.seed)
-            fit_err = _fit_error(body, fits, train_ok)
-            store_err = _fit_error(body, store.as_fits(body), train_ok)
+            fit_err = fit_error(body, fits, train_ok)
+            store_err = fit_error(body, store.as_fits(body), train_ok)
             row = {
                 "round": r,
                 **row,
@@ -207,7 +207,7 @@ def run_rounds(
             ppath = rd / "pred_train.npz"
             made.predictions(r, ppath)
             if ppath.exists():
-                prev_pred = _reorder(load_fits(ppath, body), ids)
+                prev_pred = reorder_fits(load_fits(ppath, body), ids)
             else:
                 prev_pred = predict(body, model, data, device=cfg.device)
                 if rank == 0:
@@ -315,7 +315,7 @@ def _finetune(
     hist = train_regressor(
         body,
         model,
-        _subset(data, keep),
+        subset_trainset(data, keep),
         store.targets(data.sizes)[keep],
         tcfg,
         ckpt=regressor_path(fd),

@@ -67,15 +67,15 @@ class FitStore:
         V, J = skin_parameters(body, self.pose, self.segment_scales, self.rotation)
         status = np.where(self.valid.numpy(), "ok", "never fitted")
         return FitResult(
-            self.pose,
-            self.segment_scales,
-            self.rotation,
-            self.camera,
-            V,
-            J,
-            {"total": self.loss.clone()},
-            status,
-            list(self.sample_ids),
+            pose=self.pose,
+            segment_scales=self.segment_scales,
+            rotation=self.rotation,
+            camera=self.camera,
+            vertices=V,
+            joints=J,
+            losses={"total": self.loss.clone()},
+            status=status,
+            sample_ids=list(self.sample_ids),
         )
 
     def save(self, path: str | Path) -> Path:

@@ -87,7 +87,7 @@ def build_trainset(samples: list[dict], image_size: int, skip_bad: bool = False)
     return TrainSet(out, dv, dxy, dw, kp, sizes, [str(s.get("sample_id", i)) for i, s in enumerate(keep)], skipped)
 
 
-def _subset(data: TrainSet, keep: torch.Tensor) -> TrainSet:
+def subset_trainset(data: TrainSet, keep: torch.Tensor) -> TrainSet:
     k = keep.nonzero()[:, 0]
     return TrainSet(
         data.images[k],

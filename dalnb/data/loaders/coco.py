@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dalnb.data.loaders.common import DataError, LoadResult, _coco_image, _coco_records, _Collector, _read_json
+from dalnb.data.loaders.common import Collector, DataError, LoadResult, coco_image, coco_records, read_json
 
 
 def load_coco_keypoints(
@@ -17,9 +17,9 @@ def load_coco_keypoints(
     segmentation (pycocotools)."""
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json(json_path)
-    images, anns = _coco_records(data, json_path)
-    col = _Collector(skip_bad)
+    data = read_json(json_path)
+    images, anns = coco_records(data, json_path)
+    col = Collector(skip_bad)
     for i, a in enumerate(anns):
         try:
             col.result.samples.append(coco_keypoints_sample(a, i, images, json_path, image_dir, require_image))
@@ -41,7 +41,7 @@ def coco_keypoints_sample(
         raise DataError(f"{where}: missing key {e}") from None
     except (TypeError, ValueError):
         raise DataError(f"{where}: keypoints must hold 51 numbers, got {len(a.get('keypoints', []))}") from None
-    im, path = _coco_image(images, image_id, image_dir, where, require_image)
+    im, path = coco_image(images, image_id, image_dir, where, require_image)
     h, w = im["height"], im["width"]
     s = {
         "sample_id": f"coco-{a.get('id', i)}",

@@ -33,7 +33,7 @@ class LoadResult:
         return self.samples[i]
 
 
-def _read_json(path: Path):
+def read_json(path: Path):
     path = Path(path)
     try:
         return json.loads(path.read_text())
@@ -43,14 +43,14 @@ def _read_json(path: Path):
         raise DataError(f"{path}: malformed JSON ({e})") from e
 
 
-def _read_json_list(path: Path, what: str) -> list:
-    data = _read_json(path)
+def read_json_list(path: Path, what: str) -> list:
+    data = read_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a list of {what}, got {type(data).__name__}")
     return data
 
 
-class _Collector:
+class Collector:
     def __init__(self, skip_bad: bool):
         self.skip_bad = skip_bad
         self.result = LoadResult()
@@ -63,14 +63,14 @@ class _Collector:
 
 
 # -- COCO keypoints ----------------------------------------------------------------------
-def _coco_records(data: dict, path: Path):
+def coco_records(data: dict, path: Path):
     for k in ("images", "annotations"):
         if k not in data:
             raise DataError(f"{path}: missing top-level key {k!r} (not a COCO annotation file?)")
     return {im["id"]: im for im in data["images"]}, data["annotations"]
 
 
-def _coco_image(images: dict, image_id, image_dir: Path, where: str, require_image: bool) -> tuple[dict, Path]:
+def coco_image(images: dict, image_id, image_dir: Path, where: str, require_image: bool) -> tuple[dict, Path]:
     """An annotation's image record (height, width as ints) and path; ``DataError`` naming
     ``where`` when it is not in the images table, lacks its size or (``require_image``) is absent."""
     if image_id not in images:

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from dalnb.data.loaders.common import (
+    Collector,
     DataError,
     LoadResult,
-    _coco_image,
-    _coco_records,
-    _Collector,
-    _read_json,
-    _read_json_list,
+    coco_image,
+    coco_records,
+    read_json,
+    read_json_list,
 )
 
 
@@ -59,9 +59,9 @@ def load_densepose_coco(
     dp_V`` and ``dp_masks`` (14 RLE part masks on a 256 x 256 box frame, pycocotools)."""
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json(json_path)
-    images, anns = _coco_records(data, json_path)
-    col = _Collector(skip_bad)
+    data = read_json(json_path)
+    images, anns = coco_records(data, json_path)
+    col = Collector(skip_bad)
     for i, a in enumerate(anns):
         if "dp_x" not in a:
             continue
@@ -100,7 +100,7 @@ def densepose_coco_sample(
         raise DataError(f"{where}: dp_x/dp_y/dp_I/dp_U/dp_V lengths differ: {[len(v) for v in (dx, dy, I, U, V)]}")
     if len(I) and (I.min() < 1 or I.max() > 24):
         raise DataError(f"{where}: dp_I must lie in 1..24, got [{I.min()}, {I.max()}]")
-    im, path = _coco_image(images, image_id, image_dir, where, require_image)
+    im, path = coco_image(images, image_id, image_dir, where, require_image)
     s = {
         "sample_id": f"densepose-coco-{a.get('id', i)}",
         "image_path": str(path),
@@ -246,8 +246,8 @@ def load_densepose_results(
     0 = I, 1 = U*255, 2 = V*255) -> dense points in image pixels."""
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json_list(json_path, "detections")
-    col = _Collector(skip_bad)
+    data = read_json_list(json_path, "detections")
+    col = Collector(skip_bad)
     for i, det in enumerate(data):
         where = f"{json_path} detection {i}"
         try:
@@ -319,7 +319,7 @@ def load_apply_net_dump(
         raise DataError(f"{path}: cannot unpickle ({type(e).__name__}: {e})") from e
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a list of per-image dicts, got {type(data).__name__}")
-    col = _Collector(skip_bad)
+    col = Collector(skip_bad)
     to_np = lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)  # noqa: E731
     for i, entry in enumerate(data):
         where = f"{path} entry {i}"

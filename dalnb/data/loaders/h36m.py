@@ -11,7 +11,7 @@ import numpy as np
 
 from dalnb.body import skeleton as sk
 from dalnb.body.camera import pinhole
-from dalnb.data.loaders.common import DataError, LoadResult, _Collector
+from dalnb.data.loaders.common import Collector, DataError, LoadResult
 
 # -- Human3.6M ---------------------------------------------------------------------------
 H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
@@ -70,7 +70,7 @@ def load_h36m(
                 cams = pickle.load(f)
         except Exception as e:  # noqa: BLE001
             raise DataError(f"{cameras_path}: cannot read cameras ({type(e).__name__}: {e})") from e
-    col = _Collector(skip_bad)
+    col = Collector(skip_bad)
     name_map = {
         "left_hip": "left_hip",
         "right_hip": "right_hip",

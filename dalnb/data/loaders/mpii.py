@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dalnb.body import skeleton as sk
-from dalnb.data.loaders.common import LoadResult, _Collector, _read_json_list
+from dalnb.data.loaders.common import Collector, LoadResult, read_json_list
 
 # -- MPII -------------------------------------------------------------------------------
 MPII16 = (
@@ -40,8 +40,8 @@ def load_mpii(
     missing (v = 0). All 16 stay in ``keypoints_mpii``."""
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    data = _read_json_list(json_path, "records")
-    col = _Collector(skip_bad)
+    data = read_json_list(json_path, "records")
+    col = Collector(skip_bad)
     for i, rec in enumerate(data):
         where = f"{json_path} record {i}"
         try:

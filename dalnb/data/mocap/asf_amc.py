@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dalnb.data.mocap.motion import MocapFormatError, Motion, _euler
+from dalnb.data.mocap.motion import MocapFormatError, Motion, euler_matrix
 
 
-def _bone_dirs(rest: np.ndarray, parents: list[int], end_sites: dict[int, np.ndarray]) -> np.ndarray:
+def bone_directions(rest: np.ndarray, parents: list[int], end_sites: dict[int, np.ndarray]) -> np.ndarray:
     J = len(parents)
     dirs = np.full((J, 3), np.nan)
     for j in range(J):
@@ -85,7 +85,7 @@ def load_asf_amc(asf_path: str | Path, amc_path: str | Path, fps: float = 120.0)
             parents.append(names.index(b))
             queue.append(c)
     J = len(names)
-    C = np.stack([np.eye(3)] + [_euler(bones[n]["axis"][0][None], bones[n]["axis"][1])[0] for n in names[1:]])
+    C = np.stack([np.eye(3)] + [euler_matrix(bones[n]["axis"][0][None], bones[n]["axis"][1])[0] for n in names[1:]])
     rest = np.zeros((J, 3))  # joint j sits at the start of bone j (the end of its parent bone)
     dirs = np.full((J, 3), np.nan)
     for j in range(1, J):
@@ -115,13 +115,13 @@ def load_asf_amc(asf_path: str | Path, amc_path: str | Path, fps: float = 120.0)
     T = len(frames)
     R = np.broadcast_to(np.eye(3), (T, J, 3, 3)).copy()
     root = np.zeros((T, 3))
-    C_root = _euler(np.zeros((1, 3)), "XYZ")[0]
+    C_root = euler_matrix(np.zeros((1, 3)), "XYZ")[0]
     del root_axis
     for t, fr in enumerate(frames):
         if "root" not in fr or len(fr["root"]) < 6:
             raise MocapFormatError(f"{amc_path}: frame {t + 1}: missing root values")
         root[t] = fr["root"][:3]
-        R[t, 0] = C_root @ _euler(np.asarray(fr["root"][3:6])[None], root_order)[0]
+        R[t, 0] = C_root @ euler_matrix(np.asarray(fr["root"][3:6])[None], root_order)[0]
         for j in range(1, J):
             dof = bones[names[j]]["dof"]
             if not dof or names[j] not in fr:
@@ -131,6 +131,6 @@ def load_asf_amc(asf_path: str | Path, amc_path: str | Path, fps: float = 120.0)
                 raise MocapFormatError(
                     f"{amc_path}: frame {t + 1}: bone {names[j]} has {len(vals)} values, ASF says {len(dof)} dof"
                 )
-            M = _euler(vals[None], "".join(dof))[0]
+            M = euler_matrix(vals[None], "".join(dof))[0]
             R[t, j] = C[j] @ M @ C[j].T
     return Motion(names, parents, rest, dirs, R, root, fps, f"{asf_path}+{amc_path.name}")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dalnb.data.mocap.asf_amc import _bone_dirs
-from dalnb.data.mocap.motion import MocapFormatError, Motion, _euler
+from dalnb.data.mocap.asf_amc import bone_directions
+from dalnb.data.mocap.motion import MocapFormatError, Motion, euler_matrix
 
 
 # -- BVH ---------------------------------------------------------------------------------
@@ -91,10 +91,10 @@ def load_bvh(path: str | Path) -> Motion:
         col += len(ch)
         rot = [(k, c[0]) for k, c in enumerate(ch) if c.lower().endswith("rotation")]
         pos = [(k, c[0]) for k, c in enumerate(ch) if c.lower().endswith("position")]
-        R[:, j] = _euler(vals[:, [k for k, _ in rot]], "".join(a for _, a in rot)) if rot else np.eye(3)
+        R[:, j] = euler_matrix(vals[:, [k for k, _ in rot]], "".join(a for _, a in rot)) if rot else np.eye(3)
         if parents[j] < 0:
             root = offsets[j] + (
                 np.stack([vals[:, k] for k, a in sorted(pos, key=lambda x: x[1])], -1) if len(pos) == 3 else 0
             )
-    dirs = _bone_dirs(rest, parents, {j: rest[j] + np.asarray(o) for j, o in end_offsets.items()})
+    dirs = bone_directions(rest, parents, {j: rest[j] + np.asarray(o) for j, o in end_offsets.items()})
     return Motion(names, parents, rest, dirs, R, np.broadcast_to(root, (T, 3)).copy(), 1.0 / dt, str(path))

@@ -38,7 +38,7 @@ class MocapFormatError(ValueError):
     pass
 
 
-def _euler(angles_deg: np.ndarray, order: str) -> np.ndarray:
+def euler_matrix(angles_deg: np.ndarray, order: str) -> np.ndarray:
     """(T, k) angles in degrees, axes order like 'ZXY' (applied as R = R_a1 R_a2 R_a3) -> (T,3,3)."""
     T = angles_deg.shape[0]
     R = np.broadcast_to(np.eye(3), (T, 3, 3)).copy()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dalnb.data.crop import crop_sample
-from dalnb.data.loaders.common import DataError, _read_json
+from dalnb.data.loaders.common import DataError, read_json
 from dalnb.data.schema import SampleError, validate_sample
 from dalnb.data.sources.records import records
 from dalnb.data.sources.spec import Source, check_source
@@ -95,7 +95,7 @@ class _Shards:
 def _report(path: Path) -> dict | None:
     """A report written earlier, or None (none, or unreadable: then it is written anew)."""
     try:
-        return _read_json(path)
+        return read_json(path)
     except DataError:
         return None
 

@@ -13,7 +13,7 @@ import torch
 
 from dalnb.data.store import write_shard
 from dalnb.data.synth.samples import make_samples
-from dalnb.data.synth.scene import SynthConfig, _anny, _body
+from dalnb.data.synth.scene import SynthConfig, cached_anny, cached_body
 
 
 # sharded, resumable, parallel generation
@@ -69,9 +69,9 @@ def generate(
 
         ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
         if ctx.get_start_method() == "fork":  # forked workers share these instead of each loading its own
-            _body()
+            cached_body()
             if cfg.anny_fraction > 0:
-                _anny()  # anny's ~800 MB cache read once, not once per worker
+                cached_anny()  # anny's ~800 MB cache read once, not once per worker
         with ctx.Pool(workers) as pool:
             for _ in pool.imap_unordered(_write_one, todo):
                 bar.update()

@@ -16,15 +16,15 @@ from dalnb.body.camera import render_camera
 from dalnb.data import poses as P
 from dalnb.data.synth.scene import (
     SynthConfig,
-    _anny,
-    _body,
-    _draw_bodies,
-    _front_cues,
-    _head_geometry,
-    _mirror_ids,
+    cached_anny,
+    cached_body,
+    draw_bodies,
     draw_camera,
+    front_cue_geometry,
+    head_geometry,
     iuv_image,
     render_body,
+    template_mirror_ids,
 )
 
 
@@ -34,9 +34,9 @@ def keypoints_only(n: int, seed: int | tuple, cfg: SynthConfig) -> dict[str, np.
     confidence 1 inside the crop and 0 outside (no occlusion test). Returns keypoints2d
     (n, 17, 3), keypoints3d (n, 17, 3) camera frame, metres (for evaluation only), and camera
     (n, 4): focal length, cx, cy (pixels), distance (m)."""
-    body = _body()
+    body = cached_body()
     rng = np.random.default_rng(seed)
-    poses, _, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
+    poses, _, scales, is_anny, phen = draw_bodies(n, rng, cfg)
     coco = body.data.coco_regressor[: len(sk.COCO17)]
     # the camera needs the body's extent: every 8th vertex gives it to within millimetres
     sub = np.union1d(np.arange(0, body.num_vertices, 8), np.unique(np.nonzero(coco)[1]))
@@ -53,7 +53,7 @@ def keypoints_only(n: int, seed: int | tuple, cfg: SynthConfig) -> dict[str, np.
             idx = np.flatnonzero(is_anny[sl])
             if len(idx):
                 Va = P.phenotype_bodies(
-                    _anny(), body, torch.as_tensor(poses[sl][idx]), {k: v[sl][idx] for k, v in phen.items()}
+                    cached_anny(), body, torch.as_tensor(poses[sl][idx]), {k: v[sl][idx] for k, v in phen.items()}
                 )
                 V[idx] = Va[:, sub].float()
         V = V.numpy().astype(np.float64)
@@ -80,20 +80,20 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
         vertex_normals,
     )
 
-    body = _body()
+    body = cached_body()
     rng = np.random.default_rng(seed)
     # annotation noise from streams of its own: a seed gives the same renders at every noise level
     noise_rng, kp_noise_rng = rng.spawn(2)
     hair_rng = rng.spawn(1)[0]  # the third child: the same renders with and without hair
     cue_rng = rng.spawn(1)[0]  # the fourth: the same renders with and without front cues
-    poses, pose_src, scales, is_anny, phen = _draw_bodies(n, rng, cfg)
+    poses, pose_src, scales, is_anny, phen = draw_bodies(n, rng, cfg)
     with torch.no_grad():
         out = body(torch.as_tensor(poses), segment_scales=torch.as_tensor(scales))
     verts = out.vertices.numpy().astype(np.float64)
     joints24 = out.joints.numpy().astype(np.float64)
     if is_anny.any():
         idx = np.flatnonzero(is_anny)
-        va = P.phenotype_bodies(_anny(), body, torch.as_tensor(poses[idx]), {k: v[idx] for k, v in phen.items()})
+        va = P.phenotype_bodies(cached_anny(), body, torch.as_tensor(poses[idx]), {k: v[idx] for k, v in phen.items()})
         verts[idx] = va.numpy()
         joints24[idx] = np.einsum("jv,bvd->bjd", body.data.joint_regressor, verts[idx])
         scales[idx] = np.nan
@@ -101,7 +101,7 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
     coco = body.data.coco_regressor[: len(sk.COCO17)]
     h36m = body.data.h36m_regressor
     hips = [sk.COCO17.index("left_hip"), sk.COCO17.index("right_hip")]
-    mirror = _mirror_ids()
+    mirror = template_mirror_ids()
     samples = []
     for i in range(n):
         rr = render_body(verts[i], rng, cfg)
@@ -113,9 +113,9 @@ def make_samples(n: int, seed: int | tuple, cfg: SynthConfig, start_index: int =
         albedo_v = body.data.skin_weights @ albedo  # a new (V, 3) array
         if cfg.hair and (hair := random_hair(hair_rng)) is not None:
             colour, hairline, nape = hair
-            albedo_v[hair_vertices(*_head_geometry(), hairline, nape)] = colour
+            albedo_v[hair_vertices(*head_geometry(), hairline, nape)] = colour
         if cfg.front_cues:
-            albedo_v = paint_front_cues(albedo_v, _front_cues(), albedo[sk.joint_index("head")], cue_rng)
+            albedo_v = paint_front_cues(albedo_v, front_cue_geometry(), albedo[sk.joint_index("head")], cue_rng)
         albedo_v = torch.as_tensor(albedo_v)
         normals = vertex_normals(torch.as_tensor(X), body.faces)
         light = torch.as_tensor(_unit(rng.normal(size=3) + np.array([0.0, 0.5, 1.5])))

@@ -55,17 +55,17 @@ class SynthConfig:
 
 # per-process caches
 @functools.lru_cache(maxsize=1)
-def _body():
+def cached_body():
     from dalnb.body.model import BodyModel
 
     return BodyModel.default()
 
 
 @functools.lru_cache(maxsize=1)
-def _head_geometry() -> tuple[np.ndarray, np.ndarray, float, float, float]:
+def head_geometry() -> tuple[np.ndarray, np.ndarray, float, float, float]:
     """The rest template's vertices (V, 3), its head segment (V,) bool, the eyes' height and the
     ears' height and depth (metres), for ``render.shade.hair_vertices``."""
-    d = _body().data
+    d = cached_body().data
     rest = np.asarray(d.vertices, np.float64)
     head = np.asarray(d.skin_weights)[:, sk.joint_index("head")] > 0.5
     kp = np.asarray(d.coco_regressor, np.float64) @ rest
@@ -74,13 +74,13 @@ def _head_geometry() -> tuple[np.ndarray, np.ndarray, float, float, float]:
 
 
 @functools.lru_cache(maxsize=1)
-def _front_cues() -> dict[str, np.ndarray]:
+def front_cue_geometry() -> dict[str, np.ndarray]:
     """``render.shade.front_cue_vertices`` of the rest template."""
     import torch
 
     from dalnb.render.shade import front_cue_vertices, vertex_normals
 
-    d = _body().data
+    d = cached_body().data
     rest = np.asarray(d.vertices, np.float64)
     normals = vertex_normals(torch.as_tensor(rest), torch.as_tensor(np.asarray(d.faces))).numpy()
     seg = np.asarray(d.skin_weights).argmax(1)
@@ -92,25 +92,25 @@ def _front_cues() -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=1)
-def _anny():
+def cached_anny():
     from dalnb.body.template import load_anny_model
 
     return load_anny_model()
 
 
 @functools.lru_cache(maxsize=1)
-def _mirror_ids() -> np.ndarray:
+def template_mirror_ids() -> np.ndarray:
     """(V,) the vertex nearest to each vertex's mirror image (x -> -x) in the rest template."""
     from dalnb.mesh_io import mirror_vertex_map
 
-    return mirror_vertex_map(_body().data.vertices)
+    return mirror_vertex_map(cached_body().data.vertices)
 
 
 @functools.lru_cache(maxsize=1)
 def _frames() -> np.ndarray:
     from dalnb.body.limits import joint_frames
 
-    return joint_frames(_body().data.segment_axes)
+    return joint_frames(cached_body().data.segment_axes)
 
 
 def _rot(axis: str, a: float) -> np.ndarray:
@@ -177,7 +177,7 @@ def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig
     """Draw a camera for body-frame vertices (V, 3) and rasterize them."""
     from dalnb.render import rasterize
 
-    body = _body()
+    body = cached_body()
     S = cfg.image_size
     Rc, centre, d, f, cx, cy = draw_camera(vertices, rng, cfg)
     X = (vertices - centre) @ Rc.T + np.array([0.0, 0.0, d])
@@ -220,7 +220,7 @@ def render_body(vertices: np.ndarray, rng: np.random.Generator, cfg: SynthConfig
 
 def iuv_image(rr: RenderResult) -> np.ndarray:
     """(H, W, 3) float32 IUV map on our charts: part (0 background), u, v per pixel."""
-    body = _body()
+    body = cached_body()
     faces, parts, uvc = body.data.faces, body.data.parts, body.data.uv
     out = np.zeros((*rr.face.shape, 3), np.float32)
     m = rr.face >= 0
@@ -236,7 +236,7 @@ def iuv_image(rr: RenderResult) -> np.ndarray:
 
 
 # samples
-def _draw_bodies(n: int, rng: np.random.Generator, cfg: SynthConfig):
+def draw_bodies(n: int, rng: np.random.Generator, cfg: SynthConfig):
     """Poses (n, 24, 3), their sources, segment scales, which bodies come from anny, and anny
     phenotypes, drawn in this order (the order fixes what a seed gives)."""
     poses, pose_src = P.sample_poses(n, rng, _frames(), cfg.mocap_fraction)
