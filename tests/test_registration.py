@@ -137,7 +137,7 @@ def test_torchrun_shards_the_work(tmp_path):
 def test_missing_depths_are_nan_not_failures(body, easy):
     """The lifter marks missing keypoints' depths NaN: registration ignores those entries (the
     same fit as without them), and only an infinite depth fails the sample, by name."""
-    from dalnb.fitting import prepare_batch
+    from dalnb.fitting.batch import prepare_batch
 
     s = [dict(x) for x in easy[:2]]
     s[0]["keypoints_depth"] = s[0]["keypoints_depth"].copy()
@@ -181,7 +181,7 @@ def test_headings_around_a_given_start(body, easy):
 def test_adam_step_matches_torch_adam(betas):
     """The loop's Adam on parameter rows is torch.optim.Adam, per-column learning rates, frozen
     rows and the registration's own betas (``RegistrationConfig.adam_betas``) included."""
-    from dalnb.fitting import adam_step
+    from dalnb.fitting.optim import adam_step
 
     g = torch.Generator().manual_seed(0)
     p0 = torch.randn(5, 7, generator=g)
@@ -297,7 +297,8 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
 
 
 def test_robust_scale_narrows_while_the_body_bends():
-    from dalnb.fitting import Stage, robust_scale
+    from dalnb.fitting import Stage
+    from dalnb.fitting.optim import robust_scale
 
     cfg = RegistrationConfig.with_iters(100)
     rigid, full = cfg.stages

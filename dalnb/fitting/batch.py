@@ -104,122 +104,136 @@ def _check(s: dict) -> str:
     return "ok"
 
 
-def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_map=None) -> Batch:
-    """Collate samples into padded tensors in each sample's normalised image frame."""
+def _dense_points(body, s: dict, densepose_map) -> tuple[np.ndarray, ...]:
+    """A sample's dense points: (ids (P, 3), barycentric (P, 3), xy (P, 2)) on the template's surface,
+    and the points known only by their part (xy (Q, 2), part (Q,)) where no chart map is given."""
+    none = np.zeros((0, 3), np.int64), np.zeros((0, 3)), np.zeros((0, 2))
+    part = np.zeros((0, 2)), np.zeros(0, np.int64)
+    if not len(s.get("dense_xy", [])):
+        return *none, *part
+    xy = np.asarray(s["dense_xy"], np.float64)
+    space = str(s.get("dense_uv_space", "template"))
+    faces = body.data.faces
+    if "dense_vertex" in s:
+        v = np.asarray(s["dense_vertex"], np.int64)
+        return np.stack([v, v, v], 1), np.tile([1.0, 0, 0], (len(v), 1)), xy, *part
+    if "dense_iuv" in s and (space == "template" or densepose_map is not None):
+        iuv = np.asarray(s["dense_iuv"], np.float64)
+        sp = body.charts.iuv_to_surface(iuv) if space == "template" else densepose_map.to_template(iuv)
+        return faces[sp.face], sp.bary, xy, *part
+    if "dense_iuv" in s:
+        return *none, xy, np.asarray(s["dense_iuv"])[:, 0].astype(np.int64)
+    return *none, *part
+
+
+def _keypoints(s: dict, ok: bool) -> np.ndarray:
+    """(17, 3) pixels and confidence (COCO visibility flags 1/2 -> confidence 1)."""
+    kp = np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64).copy() if ok else np.zeros((17, 3))
+    kp[:, 2] = np.clip(kp[:, 2], 0, None)
+    if kp[:, 2].max() > 1:
+        kp[:, 2] = (kp[:, 2] > 0).astype(np.float64)
+    return kp
+
+
+def _frame(points: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """The normalised frame of a sample's annotated points: the centre of their box and its longer
+    side (pixels); the origin and 1 when there are none."""
+    pts = [a for a in points if len(a)]
+    if not pts:
+        return np.zeros(2), 1.0
+    allp = np.concatenate(pts)
+    lo, hi = allp.min(0), allp.max(0)
+    return 0.5 * (lo + hi), max(float((hi - lo).max()), 1.0)
+
+
+def _depth_prior(s: dict, kp: np.ndarray, ok: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(17,) keypoint depths and their weights: the annotated keypoints' (or the given mask's);
+    a NaN depth has no prior (the lifter's convention)."""
+    if not (ok and "keypoints_depth" in s):
+        return np.zeros(17), np.zeros(17)
+    dz = np.asarray(s["keypoints_depth"], np.float64)
+    dw = np.asarray(s["keypoints_depth_mask"], np.float64) if "keypoints_depth_mask" in s else (kp[:, 2] > 0) * 1.0
+    return np.nan_to_num(dz), dw * np.isfinite(dz)
+
+
+def _padded(rows: list[tuple[np.ndarray, ...]], dtypes: tuple) -> list[torch.Tensor]:
+    """Per-sample arrays of equal length per sample -> (B, max length, ...) tensors and a (B, N)
+    weight that is 1 where a row has a point."""
+    N = max([len(r[0]) for r in rows] + [1])
+    out = [torch.zeros((len(rows), N, *np.shape(rows[0][k])[1:]), dtype=dt) for k, dt in enumerate(dtypes)]
+    w = torch.zeros(len(rows), N)
+    for i, r in enumerate(rows):
+        m = len(r[0])
+        for k, dt in enumerate(dtypes):
+            out[k][i, :m] = torch.as_tensor(np.asarray(r[k]), dtype=dt)
+        w[i, :m] = 1.0
+    return [*out, w]
+
+
+def _mask_fields(masks: list, centre: np.ndarray, size: np.ndarray, cfg: RegistrationConfig) -> dict:
+    """The person masks as the silhouette terms read them (only when a stage weighs them): the
+    normalised distance outside each mask, its size, and ``coverage_points`` pixels drawn inside."""
     from scipy.ndimage import distance_transform_edt
 
+    B = len(masks)
+    has_mask = torch.tensor([m is not None and m.any() for m in masks])
+    if not has_mask.any() or not any(st.weights.get("silhouette", 0) > 0 for st in cfg.stages):
+        return dict(mask_dist=None, mask_hw=None, has_mask=torch.zeros(B, dtype=torch.bool))
+    H = max(m.shape[0] for m in masks if m is not None)
+    W = max(m.shape[1] for m in masks if m is not None)
+    md, hw = np.zeros((B, 1, H, W), np.float32), np.ones((B, 2), np.float32)
+    M = cfg.coverage_points
+    m_xy, m_w = np.zeros((B, M, 2), np.float32), np.zeros((B, M), np.float32)
+    for i in np.flatnonzero(has_mask.numpy()):
+        m = masks[i]
+        md[i, 0, : m.shape[0], : m.shape[1]] = distance_transform_edt(~m) / size[i]
+        hw[i] = [H, W]
+        ys, xs = np.nonzero(m)
+        pick = np.random.default_rng((cfg.seed, int(i))).choice(len(ys), min(M, len(ys)), replace=False)
+        m_xy[i, : len(pick)] = (np.stack([xs[pick], ys[pick]], 1) + 0.5 - centre[i]) / size[i]  # pixel centres
+        m_w[i, : len(pick)] = 1.0
+    t = torch.as_tensor
+    return dict(mask_dist=t(md), mask_hw=t(hw), has_mask=has_mask, mask_xy=t(m_xy), mask_w=t(m_w))
+
+
+def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_map=None) -> Batch:
+    """Collate samples into padded tensors in each sample's normalised image frame."""
     B = len(samples)
     status = [_check(s) for s in samples]
     dense, part, kps, depths, masks = [], [], [], [], []
-    centre = np.zeros((B, 2))
-    size = np.ones(B)
-    principal = np.zeros((B, 2))
-    faces = body.data.faces
+    centre, size, principal = np.zeros((B, 2)), np.ones(B), np.zeros((B, 2))
     for i, s in enumerate(samples):
         ok = status[i] == "ok"
-        d_ids = np.zeros((0, 3), np.int64)
-        d_bary = np.zeros((0, 3))
-        d_xy = np.zeros((0, 2))
-        p_xy, p_id = np.zeros((0, 2)), np.zeros(0, np.int64)
-        if ok and len(s.get("dense_xy", [])):
-            xy = np.asarray(s["dense_xy"], np.float64)
-            space = str(s.get("dense_uv_space", "template"))
-            if "dense_vertex" in s:
-                v = np.asarray(s["dense_vertex"], np.int64)
-                d_ids, d_bary, d_xy = np.stack([v, v, v], 1), np.tile([1.0, 0, 0], (len(v), 1)), xy
-            elif "dense_iuv" in s and space == "template":
-                sp = body.charts.iuv_to_surface(np.asarray(s["dense_iuv"], np.float64))
-                d_ids, d_bary, d_xy = faces[sp.face], sp.bary, xy
-            elif "dense_iuv" in s and densepose_map is not None:
-                sp = densepose_map.to_template(np.asarray(s["dense_iuv"], np.float64))
-                d_ids, d_bary, d_xy = faces[sp.face], sp.bary, xy
-            elif "dense_iuv" in s:
-                p_xy, p_id = xy, np.asarray(s["dense_iuv"])[:, 0].astype(np.int64)
-        kp = np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64).copy() if ok else np.zeros((17, 3))
-        kp[:, 2] = np.clip(kp[:, 2], 0, None)
-        if kp[:, 2].max() > 1:  # COCO visibility flags 1/2 -> confidence 1
-            kp[:, 2] = (kp[:, 2] > 0).astype(np.float64)
-        pts = [a for a in (d_xy, p_xy, kp[kp[:, 2] > 0, :2]) if len(a)]
-        if pts:
-            allp = np.concatenate(pts)
-            lo, hi = allp.min(0), allp.max(0)
-            centre[i] = 0.5 * (lo + hi)
-            size[i] = max(float((hi - lo).max()), 1.0)
+        d_ids, d_bary, d_xy, p_xy, p_id = _dense_points(body, s, densepose_map) if ok else _dense_points(body, {}, None)
+        kp = _keypoints(s, ok)
+        centre[i], size[i] = _frame([d_xy, p_xy, kp[kp[:, 2] > 0, :2]])
         n = lambda a: (a - centre[i]) / size[i]  # noqa: E731,B023
         hw = _image_hw(s)
         principal[i] = n(np.array([hw[1] / 2, hw[0] / 2])) if hw is not None else 0.0
-        dense.append((d_ids, d_bary, n(d_xy)))
+        dense.append((n(d_xy), d_ids, d_bary))
         part.append((n(p_xy), p_id))
         kps.append(np.concatenate([n(kp[:, :2]), kp[:, 2:]], 1))
-        dz = np.zeros(17)
-        dw = np.zeros(17)
-        if ok and "keypoints_depth" in s:
-            dz = np.asarray(s["keypoints_depth"], np.float64)
-            dw = (
-                (kp[:, 2] > 0).astype(np.float64)
-                if "keypoints_depth_mask" not in s
-                else np.asarray(s["keypoints_depth_mask"], np.float64)
-            )
-            dw = dw * np.isfinite(dz)  # NaN depth: no prior for that keypoint (the lifter's convention)
-            dz = np.nan_to_num(dz)
-        depths.append((dz, dw))
+        depths.append(_depth_prior(s, kp, ok))
         masks.append(np.asarray(s["mask"], bool) if ok and "mask" in s else None)
-    P = max([len(d[2]) for d in dense] + [1])
-    Q = max([len(p[1]) for p in part] + [1])
-    t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
-    d_ids = torch.zeros(B, P, 3, dtype=torch.int64)
-    d_bary = torch.zeros(B, P, 3)
-    d_xy = torch.zeros(B, P, 2)
-    d_w = torch.zeros(B, P)
-    p_xy, p_id, p_w = torch.zeros(B, Q, 2), torch.zeros(B, Q, dtype=torch.int64), torch.zeros(B, Q)
-    for i, (ids, bary, xy) in enumerate(dense):
-        m = len(xy)
-        d_ids[i, :m], d_bary[i, :m], d_xy[i, :m], d_w[i, :m] = t(ids, torch.int64), t(bary), t(xy), 1.0
-        pxy, pid = part[i]
-        p_xy[i, : len(pid)], p_id[i, : len(pid)], p_w[i, : len(pid)] = t(pxy), t(pid, torch.int64), 1.0
-    mask_dist = mask_hw = mask_xy = mask_w = None
-    has_mask = torch.tensor([m is not None for m in masks])
-    if has_mask.any() and cfg.stages and any(st.weights.get("silhouette", 0) > 0 for st in cfg.stages):
-        H = max(m.shape[0] for m in masks if m is not None)
-        W = max(m.shape[1] for m in masks if m is not None)
-        md = np.zeros((B, 1, H, W), np.float32)
-        hw = np.ones((B, 2), np.float32)
-        M = cfg.coverage_points
-        m_xy, m_w = np.zeros((B, M, 2), np.float32), np.zeros((B, M), np.float32)
-        for i, m in enumerate(masks):
-            if m is not None and m.any():
-                md[i, 0, : m.shape[0], : m.shape[1]] = distance_transform_edt(~m) / size[i]
-                hw[i] = [H, W]
-                ys, xs = np.nonzero(m)
-                pick = np.random.default_rng((cfg.seed, i)).choice(len(ys), min(M, len(ys)), replace=False)
-                m_xy[i, : len(pick)] = (np.stack([xs[pick], ys[pick]], 1) + 0.5 - centre[i]) / size[i]  # pixel centres
-                m_w[i, : len(pick)] = 1.0
-            else:
-                has_mask[i] = False
-        mask_dist, mask_hw = torch.as_tensor(md), torch.as_tensor(hw)
-        mask_xy, mask_w = torch.as_tensor(m_xy), torch.as_tensor(m_w)
-    else:
-        has_mask[:] = False
+    d_xy, d_ids, d_bary, d_w = _padded(dense, (torch.float32, torch.int64, torch.float32))
+    p_xy, p_id, p_w = _padded(part, (torch.float32, torch.int64))
+    t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     return Batch(
-        t(centre),
-        t(size),
-        t(principal),
-        d_ids,
-        d_bary,
-        d_xy,
-        d_w,
-        p_xy,
-        p_id,
-        p_w,
-        t(np.stack(kps)),
-        t(np.stack([d[0] for d in depths])),
-        t(np.stack([d[1] for d in depths])),
-        mask_dist,
-        mask_hw,
-        has_mask,
-        status,
-        mask_xy,
-        mask_w,
+        centre=t(centre),
+        size=t(size),
+        principal=t(principal),
+        dense_ids=d_ids,
+        dense_bary=d_bary,
+        dense_xy=d_xy,
+        dense_w=d_w,
+        part_xy=p_xy,
+        part_id=p_id,
+        part_w=p_w,
+        kp=t(np.stack(kps)),
+        kp_depth=t(np.stack([d[0] for d in depths])),
+        kp_depth_w=t(np.stack([d[1] for d in depths])),
+        status=status,
+        **_mask_fields(masks, centre, size, cfg),
     )
 
 

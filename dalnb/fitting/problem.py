@@ -42,16 +42,56 @@ MAX_PERSPECTIVE = 0.5
 
 
 # the loop
+def initial_parameters(body, batch: Batch, init: dict) -> torch.Tensor:
+    """(B, N_PARAMS) the parameter rows a fit starts from: the given ``rotation``, ``camera_normalised``,
+    ``kappa``, ``pose`` and ``segment_scales`` where given, else facing the camera in the rest pose
+    and unit scales, the camera's scale from the visible keypoints' height (0.8 of the frame when
+    fewer than four are visible)."""
+    B = len(batch.status)
+    kp = batch.kp
+    vis = kp[..., 2] > 0
+    ys = torch.where(vis, kp[..., 1], torch.nan)
+    ext = (ys.nan_to_num(-1e9).amax(1) - ys.nan_to_num(1e9).amin(1)).clamp(min=0.3, max=2.0)
+    ext = torch.where(vis.sum(1) >= 4, ext, torch.full_like(ext, 0.8))
+    height = float(body.v_template[:, 1].max() - body.v_template[:, 1].min())
+    s0 = ext / (0.85 * height)
+    theta = torch.zeros(B, N_PARAMS)
+    theta[:, PARAM_SLICES["rotation"]] = init.get("rotation", FACING_CAMERA.expand(B, 3, 3)).reshape(B, 9).float()
+    cam0 = init.get("camera_normalised", torch.stack([torch.log(s0), torch.zeros(B), torch.zeros(B)], 1))
+    theta[:, PARAM_SLICES["camera"]] = cam0.float()
+    if "kappa" in init:
+        theta[:, PARAM_SLICES["perspective"]] = init["kappa"].float().reshape(B, 1)
+    if "pose" in init:
+        theta[:, PARAM_SLICES["pose"]] = init["pose"][:, 1:].reshape(B, -1).float()
+    if "segment_scales" in init:
+        theta[:, PARAM_SLICES["scales"]] = torch.log(init["segment_scales"]).reshape(B, -1).float()
+    return theta
+
+
 class Problem:
     """Parameter rows of a batch, the skin bases of the points it fits and the loss terms."""
 
     def __init__(self, body, batch: Batch, cfg: RegistrationConfig, device, init: dict | None):
         self.body, self.batch, self.cfg, self.dev = body, batch, cfg, device
         self.rigid: tuple[torch.Tensor, torch.Tensor | None] | None = None  # body points held still (``hold_body``)
-        B = len(batch.status)
-        g = torch.Generator().manual_seed(cfg.seed)
         dt = body.v_template.dtype
-        # per-sample dense points; shared vertex subsets: keypoint support, part candidates, silhouette samples
+        self._skin_bases(torch.Generator().manual_seed(cfg.seed))
+        self._constants(dt)
+        self.theta = _leaf(initial_parameters(body, batch, init or {}), device, dt)
+        self.b = batch.to(device)
+        self.has_depth = bool(batch.kp_depth_w.sum() > 0)
+        if self.use_sil:
+            self.cov_near = torch.zeros(self.b.mask_xy.shape[:2], dtype=torch.int64, device=self.dev)
+        # the 2D residuals' Geman-McClure scale, a tensor so that run_stage can anneal it in place (and a compiled
+        # loss reads it as an input)
+        self.sigma = None if cfg.robust_sigma is None else torch.tensor(cfg.robust_sigma, dtype=dt, device=device)
+        self.terms_fn = torch.compile(self.terms, dynamic=False) if cfg.compile else self.terms
+
+    def _skin_bases(self, g: torch.Generator) -> None:
+        """The skin bases of the points the batch fits: per sample its dense points; shared by all
+        the keypoints' support, part candidates (points known by part only) and silhouette samples."""
+        body, batch, cfg, device = self.body, self.batch, self.cfg, self.dev
+        B, dt = len(batch.status), body.v_template.dtype
         reg = body.data.coco_regressor[: len(sk.COCO17)]
         kp_ids = np.unique(np.nonzero(reg)[1])
         self.kp_reg = torch.as_tensor(reg[:, kp_ids], dtype=dt, device=device)
@@ -68,14 +108,12 @@ class Problem:
         off = len(kp_ids)
         self.use_part = bool(batch.part_w.sum() > 0)
         if self.use_part:
-            cand, cpart = [], []
-            for p in range(1, 25):
-                ids = np.flatnonzero(body.parts == p)
-                pick = ids[torch.randperm(len(ids), generator=g)[: cfg.part_candidates].numpy()]
-                cand.append(pick)
-                cpart.append(np.full(len(pick), p))
-            cand = np.concatenate(cand)
-            self.cand_part = torch.as_tensor(np.concatenate(cpart), device=device)
+            picks = [np.flatnonzero(body.parts == p) for p in range(1, 25)]
+            picks = [ids[torch.randperm(len(ids), generator=g)[: cfg.part_candidates].numpy()] for ids in picks]
+            cand = np.concatenate(picks)
+            self.cand_part = torch.as_tensor(
+                np.concatenate([np.full(len(c), p + 1) for p, c in enumerate(picks)]), device=device
+            )
             self.part_slice = slice(off, off + len(cand))
             off += len(cand)
             shared.append(cand)
@@ -87,6 +125,11 @@ class Problem:
             self.sil_slice = slice(off, off + len(sil))
             shared.append(sil)
         self.basis_shared = body.skin_basis(torch.as_tensor(np.concatenate(shared), device=device))  # (Ps, 4S)
+
+    def _constants(self, dt: torch.dtype) -> None:
+        """The skeleton's constants the terms read: hips, parents, spine chains, joint limits and
+        frames, the pose prior's weights."""
+        body, cfg, device = self.body, self.cfg, self.dev
         self.hips = [sk.COCO17.index("left_hip"), sk.COCO17.index("right_hip")]
         self.parents = torch.as_tensor(body.parents, device=device)
         chain = [("spine1", "spine2"), ("spine2", "spine3"), ("neck", "head")]
@@ -94,38 +137,8 @@ class Problem:
         lo, hi = lim.limit_bounds()
         self.lo, self.hi = torch.as_tensor(lo, dtype=dt, device=device), torch.as_tensor(hi, dtype=dt, device=device)
         self.frames = torch.as_tensor(lim.joint_frames(body.data.segment_axes), dtype=dt, device=device)
-        self.prior_w = torch.as_tensor(pose_prior_weights(cfg.twist_prior, cfg.collar_prior), dtype=dt, device=device)[
-            1:
-        ]
-        # parameters
-        init = init or {}
-        kp = batch.kp
-        vis = kp[..., 2] > 0
-        ys = torch.where(vis, kp[..., 1], torch.nan)
-        ext = (ys.nan_to_num(-1e9).amax(1) - ys.nan_to_num(1e9).amin(1)).clamp(min=0.3, max=2.0)
-        ext = torch.where(vis.sum(1) >= 4, ext, torch.full_like(ext, 0.8))
-        height = float(body.v_template[:, 1].max() - body.v_template[:, 1].min())
-        s0 = ext / (0.85 * height)
-        theta = torch.zeros(B, N_PARAMS)
-        R0 = init.get("rotation", FACING_CAMERA.expand(B, 3, 3))
-        theta[:, PARAM_SLICES["rotation"]] = R0.reshape(B, 9).float()
-        cam0 = init.get("camera_normalised", torch.stack([torch.log(s0), torch.zeros(B), torch.zeros(B)], 1))
-        theta[:, PARAM_SLICES["camera"]] = cam0.float()
-        if "kappa" in init:
-            theta[:, PARAM_SLICES["perspective"]] = init["kappa"].float().reshape(B, 1)
-        if "pose" in init:
-            theta[:, PARAM_SLICES["pose"]] = init["pose"][:, 1:].reshape(B, -1).float()
-        if "segment_scales" in init:
-            theta[:, PARAM_SLICES["scales"]] = torch.log(init["segment_scales"]).reshape(B, -1).float()
-        self.theta = _leaf(theta, device, dt)
-        self.b = batch.to(device)
-        self.has_depth = bool(batch.kp_depth_w.sum() > 0)
-        if self.use_sil:
-            self.cov_near = torch.zeros(self.b.mask_xy.shape[:2], dtype=torch.int64, device=self.dev)
-        # the 2D residuals' Geman-McClure scale, a tensor so that run_stage can anneal it in place (and a compiled
-        # loss reads it as an input)
-        self.sigma = None if cfg.robust_sigma is None else torch.tensor(cfg.robust_sigma, dtype=dt, device=device)
-        self.terms_fn = torch.compile(self.terms, dynamic=False) if cfg.compile else self.terms
+        prior = pose_prior_weights(cfg.twist_prior, cfg.collar_prior)
+        self.prior_w = torch.as_tensor(prior, dtype=dt, device=device)[1:]
 
     # views of the parameter rows
     @property

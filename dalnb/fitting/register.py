@@ -30,58 +30,54 @@ def _posed(body, prob: Problem):
     return pose, R, sc, full, cam
 
 
-def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history, keep_every=0, frames=None):
-    batch = prepare_batch(body, samples, cfg, densepose_map)
-    if init is not None and "camera" in init:  # pixels -> each sample's normalised frame
-        cam = init.pop("camera")
-        init["camera_normalised"] = torch.stack(
-            [
-                torch.log(cam[:, 0].clamp_min(1e-6) / batch.size),
-                (cam[:, 1] - batch.centre[:, 0]) / batch.size,
-                (cam[:, 2] - batch.centre[:, 1]) / batch.size,
-            ],
-            1,
-        )
-    valid = torch.tensor([s == "ok" for s in batch.status], device=device)
-    B = len(samples)
-    K = max(cfg.yaw_hypotheses, 1)
-    stages = list(cfg.stages)
-    first = 0
-    if K > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
-        # several headings for the rigid stage, keep the best per sample; from given parameters
-        # (e.g. the regressor's), the headings turn the given rotation and keep its pose and shape
-        rep = repeat_batch(batch, K)
-        yaws = torch.arange(K, dtype=torch.float32) * (2 * math.pi / K)
-        Ry = torch.stack([rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])  # (K, 3, 3)
-        base = init["rotation"].float() if init is not None else FACING_CAMERA.expand(B, 3, 3)
-        R0 = (base[None] @ Ry[:, None]).reshape(K * B, 3, 3)
-        start = {"rotation": R0}
-        if init is not None:
-            start.update(
-                {
-                    k: init[k].repeat(K, *([1] * (init[k].dim() - 1)))
-                    for k in ("pose", "segment_scales", "camera_normalised")
-                    if k in init
-                }
-            )
-        prob = Problem(body, rep, cfg, device, start)
-        loss = run_stage(prob, stages[0], cfg, history, valid.repeat(K))
-        best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
-        keep = best_k * B + torch.arange(B, device=device)
-        prob_full = Problem(body, batch, cfg, device, None)
-        prob_full.theta.data = prob.theta.data[keep].clone()
-        prob = prob_full
-        first = 1
-    else:
-        prob = Problem(body, batch, cfg, device, init)
-    iters = torch.zeros(B, dtype=torch.int64)
+def _normalised_camera(init: dict | None, batch) -> dict | None:
+    """A given start's camera (B, 3) in pixels -> ``camera_normalised`` in each sample's frame."""
+    if init is None or "camera" not in init:
+        return init
+    init = dict(init)
+    cam = init.pop("camera")
+    init["camera_normalised"] = torch.stack(
+        [
+            torch.log(cam[:, 0].clamp_min(1e-6) / batch.size),
+            (cam[:, 1] - batch.centre[:, 0]) / batch.size,
+            (cam[:, 2] - batch.centre[:, 1]) / batch.size,
+        ],
+        1,
+    )
+    return init
+
+
+def _heading_search(body, batch, cfg: RegistrationConfig, device, init, history, valid) -> Problem:
+    """The rigid first stage from ``cfg.yaw_hypotheses`` headings about the vertical, the best per
+    sample kept; from given parameters (e.g. the regressor's) the headings turn the given rotation
+    and keep its pose and shape. Returns the problem with each sample's best start."""
+    B, K = len(batch.status), cfg.yaw_hypotheses
+    yaws = torch.arange(K, dtype=torch.float32) * (2 * math.pi / K)
+    Ry = torch.stack([rot.axis_angle_to_matrix(torch.tensor([0.0, float(a), 0.0])) for a in yaws])  # (K, 3, 3)
+    base = init["rotation"].float() if init is not None else FACING_CAMERA.expand(B, 3, 3)
+    start = {"rotation": (base[None] @ Ry[:, None]).reshape(K * B, 3, 3)}
+    if init is not None:
+        given = ("pose", "segment_scales", "camera_normalised")
+        start |= {k: init[k].repeat(K, *([1] * (init[k].dim() - 1))) for k in given if k in init}
+    prob = Problem(body, repeat_batch(batch, K), cfg, device, start)
+    loss = run_stage(prob, cfg.stages[0], cfg, history, valid.repeat(K))
+    best_k = loss.nan_to_num(float("inf")).reshape(K, B).argmin(0)
+    best = Problem(body, batch, cfg, device, None)
+    best.theta.data = prob.theta.data[best_k * B + torch.arange(B, device=device)].clone()
+    return best
+
+
+def _run_stages(body, prob: Problem, stages, cfg, history, valid, keep_every: int, frames) -> torch.Tensor:
+    """Run ``stages`` in turn; every ``keep_every`` iterations (0: never) the posed state goes to
+    ``frames``. Returns the (B,) iterations each sample ran."""
+    iters = torch.zeros(len(valid), dtype=torch.int64)
 
     def keep(at: int) -> None:
         with torch.no_grad():
             _, _, _, full, cam = _posed(body, prob)
         frames.append({"iteration": at, "vertices": full.vertices.cpu(), "camera": cam.cpu()})
 
-    for st in stages[first:]:
+    for st in stages:
         n0 = len(history.get("total", []))
         if keep_every and not frames:
             keep(n0)
@@ -92,43 +88,53 @@ def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_m
         iters += len(history.get("total", [])) - n0
     if keep_every and frames[-1]["iteration"] != len(history.get("total", [])):
         keep(len(history.get("total", [])))
+    return iters
+
+
+def _fit_result(body, prob: Problem, batch, last_stage, samples, iters, device) -> FitResult:
+    """The fitted state as a ``FitResult``; a sample whose fit is not finite is marked diverged, and
+    every failed sample reports the rest template (never NaN) with NaN losses."""
+    B = len(samples)
     with torch.no_grad():
-        w_last = stages[-1].weights
-        T = prob.terms(w_last)
-        total = total_loss(T, w_last)
+        T = prob.terms(last_stage.weights)
+        total = total_loss(T, last_stage.weights)
         pose, R, sc, full, cam = _posed(body, prob)
         size, centre = prob.b.size, prob.b.centre
         persp = torch.cat([prob.kappa[:, None], prob.b.principal * size[:, None] + centre], 1)
     status = np.array(batch.status, dtype=object)
     finite = torch.isfinite(full.vertices).all(2).all(1) & torch.isfinite(total) & torch.isfinite(cam).all(1)
-    for i in range(B):
-        if status[i] == "ok" and not bool(finite[i]):
-            status[i] = "diverged (non-finite fit)"
+    status[(status == "ok") & ~finite.cpu().numpy()] = "diverged (non-finite fit)"
     bad = torch.as_tensor(status != "ok", device=device)
-    # failed samples report the rest template, never NaN
     rest = body(torch.zeros(1, 24, 3, device=device, dtype=pose.dtype))
-    verts = torch.where(bad[:, None, None], rest.vertices.expand(B, -1, -1), full.vertices)
-    joints = torch.where(bad[:, None, None], rest.joints.expand(B, -1, -1), full.joints)
-    pose = torch.where(bad[:, None, None], torch.zeros_like(pose), pose)
-    sc = torch.where(bad[:, None, None], torch.ones_like(sc), sc)
-    R = torch.where(bad[:, None, None], FACING_CAMERA.to(R), R)
-    cam = torch.where(bad[:, None], torch.zeros_like(cam), cam)
-    persp = torch.where(bad[:, None], torch.zeros_like(persp), persp)
-    losses = {k: torch.where(bad, torch.full_like(v, float("nan")), v).cpu() for k, v in T.items()}
-    losses["total"] = torch.where(bad, torch.full_like(total, float("nan")), total).cpu()
+    nan = float("nan")
     return FitResult(
-        pose=pose.cpu(),
-        segment_scales=sc.cpu(),
-        rotation=R.cpu(),
-        camera=cam.cpu(),
-        vertices=verts.cpu(),
-        joints=joints.cpu(),
-        losses=losses,
+        pose=torch.where(bad[:, None, None], torch.zeros_like(pose), pose).cpu(),
+        segment_scales=torch.where(bad[:, None, None], torch.ones_like(sc), sc).cpu(),
+        rotation=torch.where(bad[:, None, None], FACING_CAMERA.to(R), R).cpu(),
+        camera=torch.where(bad[:, None], torch.zeros_like(cam), cam).cpu(),
+        vertices=torch.where(bad[:, None, None], rest.vertices.expand(B, -1, -1), full.vertices).cpu(),
+        joints=torch.where(bad[:, None, None], rest.joints.expand(B, -1, -1), full.joints).cpu(),
+        losses={k: torch.where(bad, torch.full_like(v, nan), v).cpu() for k, v in {**T, "total": total}.items()},
         status=status.astype(str),
         sample_ids=[str(s.get("sample_id", i)) for i, s in enumerate(samples)],
         iterations=iters.numpy(),
-        perspective=persp.cpu(),
+        perspective=torch.where(bad[:, None], torch.zeros_like(persp), persp).cpu(),
     )
+
+
+def _fit_chunk(body, samples, cfg: RegistrationConfig, device, init, densepose_map, history, keep_every=0, frames=None):
+    """One chunk of samples: the batch, the heading search when the first stage is rigid and
+    several headings are asked for, the stages, the result."""
+    batch = prepare_batch(body, samples, cfg, densepose_map)
+    init = _normalised_camera(init, batch)
+    valid = torch.tensor([s == "ok" for s in batch.status], device=device)
+    stages = list(cfg.stages)
+    if cfg.yaw_hypotheses > 1 and stages and set(stages[0].free) <= {"rotation", "camera"}:
+        prob, stages = _heading_search(body, batch, cfg, device, init, history, valid), stages[1:]
+    else:
+        prob = Problem(body, batch, cfg, device, init)
+    iters = _run_stages(body, prob, stages, cfg, history, valid, keep_every, frames)
+    return _fit_result(body, prob, batch, cfg.stages[-1], samples, iters, device)
 
 
 def register(
