@@ -283,3 +283,14 @@ def test_fit_results_are_built_by_field_name():
         FitResult(z, z, z, z, z, z, {}, np.array(["ok"]))
     fields = dict(pose=z, segment_scales=z, rotation=z, camera=z, vertices=z, joints=z, losses={})
     assert FitResult(**fields, status=np.array(["ok"])).status[0] == "ok"
+
+
+def test_no_function_in_fitting_or_training_is_over_60_lines():
+    long = [
+        f"{mod}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for mod, path in MODULES.items()
+        if mod.startswith(("dalnb.fitting", "dalnb.training"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, long

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -116,108 +116,147 @@ def run_rounds(
     made from the same settings and inputs (``inputs``: the digest of what the training and test
     sets and the first fits came from), and remade with everything after it otherwise.
     """
-    out = Path(out_dir)
-    rank, _ = distributed.rank_world()
     torch.manual_seed(cfg.seed)
     data = build_trainset(train, cfg.regressor.image_size)
-    ids = data.sample_ids
     by_id = {str(s["sample_id"]): s for s in train}
-    train_ok = [by_id[i] for i in ids]
-    test_eval = test[: cfg.n_eval]
-    store = FitStore(ids)
-    model = Regressor(cfg.regressor)
+    state = _Rounds(
+        body=body,
+        cfg=cfg,
+        out=Path(out_dir),
+        data=data,
+        train_samples=[by_id[i] for i in data.sample_ids],
+        test_samples=test[: cfg.n_eval],
+        real_tests=real_tests or {},
+        store=FitStore(data.sample_ids),
+        model=Regressor(cfg.regressor),
+        made=_Made(steps, inputs, cfg),
+        progress=progress,
+    )
     rows: list[dict] = []
     prev_pred: FitResult | None = None
-    made = _Made(steps, inputs, cfg)
     for r in range(1, cfg.rounds + 1):
-        rd = round_dir(out, r)
         t_round = time.perf_counter()
-        # 1. registration
-        fpath = rd / "fits.npz"
-        made.fits(r, fpath, first_fits is not None)
-        if fpath.exists():
-            fits = reorder_fits(load_fits(fpath, body), ids)
-        elif r == 1 and first_fits is not None:
-            fits = reorder_fits(first_fits, ids)
-            if rank == 0:
-                save_fits(fpath, fits, meshes=False)
-        else:
-            # round 1 from the rest pose; later rounds from the regressor's pose and shape, the stiff
-            # stage trying four headings around its rotation (its weakest output)
-            rc = RegistrationConfig.with_iters(
-                cfg.first_iters if r == 1 else cfg.later_iters, seed=cfg.seed, device=cfg.device
-            )
-            fits = _register_sharded(body, train_ok, rc, prev_pred if r > 1 else None, fpath, progress)
-        # 2. the fit store keeps the best fit per sample
-        spath = rd / "store.npz"
-        made.store(r, spath)
-        if spath.exists():
-            store = FitStore.load(spath)
-            replaced = int((store.round == r).sum())
-        else:
-            replaced = store.update(fits, r)
-            if rank == 0:
-                store.save(spath)
-        # 3. train (continuing from the previous round's weights)
-        ckpt = regressor_path(out, r)
-        made.regressor(r, ckpt)
-        if r > 1 and not ckpt.exists():
-            model.load_state_dict(
-                torch.load(regressor_path(out, r - 1), map_location="cpu", weights_only=False)["model"]
-            )
-        targets, w = store.targets(data.sizes), store.valid
-        if r == 1 and not ckpt.exists():
-            model.set_mean(targets[w])
-        tcfg = replace(
-            cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device
-        )
-        sub = subset_trainset(data, w)
-        hist = train_regressor(body, model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=progress)
-        # 4. evaluate on the test set
-        mpath = rd / "metrics.json"
-        made.metrics(r, mpath, sorted(real_tests or {}))
-        if mpath.exists():
-            row = json.loads(mpath.read_text())
-        else:
-            row, _, _ = evaluate_model(body, model, test_eval, cfg.refine_iters, cfg.device, cfg.seed)
-            fit_err = fit_error(body, fits, train_ok)
-            store_err = fit_error(body, store.as_fits(body), train_ok)
-            row = {
-                "round": r,
-                **row,
-                "mean_pose_pa_mpjpe_mm": mean_pose_error(body, targets[w], test_eval),
-                "fits_replaced": replaced,
-                "fit_loss_median": float(store.loss[store.valid].median()),
-                "train_fit_pa_mpjpe_mm": fit_err,
-                "store_fit_pa_mpjpe_mm": store_err,
-                "train_loss_last": hist[-1]["total"],
-                "train_samples": int(w.sum()),
-                "seconds": time.perf_counter() - t_round,
-            }
-            for kind, samples in (real_tests or {}).items():
-                real, _, _ = evaluate_model(body, model, samples[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
-                row.update({f"{kind}/{k}": v for k, v in real.items()})
-            if rank == 0:
-                atomic_write_json(mpath, row)
-        rows.append(row)
+        fits = state.register(r, first_fits, prev_pred)
+        replaced = state.keep_best(r, fits)
+        hist = state.train(r)
+        rows.append(state.measure(r, fits, replaced, hist, t_round))
         if on_round is not None:
-            on_round(row)
-        # 5. predict on the training set: the next round's start
+            on_round(rows[-1])
         if r < cfg.rounds:
-            ppath = rd / "pred_train.npz"
-            made.predictions(r, ppath)
-            if ppath.exists():
-                prev_pred = reorder_fits(load_fits(ppath, body), ids)
-            else:
-                prev_pred = predict(body, model, data, device=cfg.device)
-                if rank == 0:
-                    save_fits(ppath, prev_pred, meshes=False)
+            prev_pred = state.predict(r)
     if cfg.finetune_epochs:
-        made.finetune(out / "finetune")
-        rows.append(_finetune(body, model, data, store, [by_id[i] for i in ids], test_eval, out, cfg, progress))
+        state.made.finetune(state.out / "finetune")
+        tr, te = state.train_samples, state.test_samples
+        rows.append(_finetune(body, state.model, data, state.store, tr, te, state.out, cfg, progress))
         if on_round is not None:
             on_round(rows[-1])
     return rows
+
+
+@dataclass
+class _Rounds:
+    """What the rounds share: the body, the settings, the run's folder, the training set (and its
+    samples, in the training set's order), the test sets, the fit store, the regressor and the
+    step records. Each step reuses its file when its record says it was made from the same."""
+
+    body: object
+    cfg: RoundsConfig
+    out: Path
+    data: TrainSet
+    train_samples: list[dict]
+    test_samples: list[dict]
+    real_tests: dict[str, list[dict]]
+    store: FitStore
+    model: Regressor
+    made: _Made
+    progress: bool
+
+    def register(self, r: int, first_fits: FitResult | None, prev_pred: FitResult | None) -> FitResult:
+        """Round ``r``'s fits: round 1 from the rest pose (or notebook 03's fits), later rounds from
+        the regressor's pose and shape, the stiff stage trying headings around its rotation."""
+        cfg, ids, path = self.cfg, self.data.sample_ids, round_dir(self.out, r) / "fits.npz"
+        self.made.fits(r, path, first_fits is not None)
+        if path.exists():
+            return reorder_fits(load_fits(path, self.body), ids)
+        if r == 1 and first_fits is not None:
+            fits = reorder_fits(first_fits, ids)
+            if distributed.rank_world()[0] == 0:
+                save_fits(path, fits, meshes=False)
+            return fits
+        rc = RegistrationConfig.with_iters(
+            cfg.first_iters if r == 1 else cfg.later_iters, seed=cfg.seed, device=cfg.device
+        )
+        return _register_sharded(self.body, self.train_samples, rc, prev_pred if r > 1 else None, path, self.progress)
+
+    def keep_best(self, r: int, fits: FitResult) -> int:
+        """The fit store keeps each sample's best fit; returns how many round ``r`` replaced."""
+        path = round_dir(self.out, r) / "store.npz"
+        self.made.store(r, path)
+        if path.exists():
+            self.store = FitStore.load(path)
+            return int((self.store.round == r).sum())
+        replaced = self.store.update(fits, r)
+        if distributed.rank_world()[0] == 0:
+            self.store.save(path)
+        return replaced
+
+    def train(self, r: int) -> list[dict]:
+        """Train the regressor on the store's fits, continuing from round ``r - 1``'s weights (round 1
+        starts its head from the fits' mean)."""
+        cfg, ckpt = self.cfg, regressor_path(self.out, r)
+        self.made.regressor(r, ckpt)
+        if r > 1 and not ckpt.exists():
+            prev = torch.load(regressor_path(self.out, r - 1), map_location="cpu", weights_only=False)
+            self.model.load_state_dict(prev["model"])
+        targets, w = self.store.targets(self.data.sizes), self.store.valid
+        if r == 1 and not ckpt.exists():
+            self.model.set_mean(targets[w])
+        tcfg = replace(
+            cfg.train, epochs=cfg.epochs_per_round, seed=cfg.seed * 1000 + r, device=cfg.device or cfg.train.device
+        )
+        sub = subset_trainset(self.data, w)
+        return train_regressor(
+            self.body, self.model, sub, targets[w], tcfg, ckpt=ckpt, tag=f"round {r}", progress=self.progress
+        )
+
+    def measure(self, r: int, fits: FitResult, replaced: int, hist: list[dict], t0: float) -> dict:
+        """Round ``r``'s metrics row: the regressor on the test sets, against the fits' mean body, and
+        the fits' and the store's error on the training images."""
+        cfg, body, path = self.cfg, self.body, round_dir(self.out, r) / "metrics.json"
+        self.made.metrics(r, path, sorted(self.real_tests))
+        if path.exists():
+            return json.loads(path.read_text())
+        row, _, _ = evaluate_model(body, self.model, self.test_samples, cfg.refine_iters, cfg.device, cfg.seed)
+        targets, w = self.store.targets(self.data.sizes), self.store.valid
+        row = {
+            "round": r,
+            **row,
+            "mean_pose_pa_mpjpe_mm": mean_pose_error(body, targets[w], self.test_samples),
+            "fits_replaced": replaced,
+            "fit_loss_median": float(self.store.loss[self.store.valid].median()),
+            "train_fit_pa_mpjpe_mm": fit_error(body, fits, self.train_samples),
+            "store_fit_pa_mpjpe_mm": fit_error(body, self.store.as_fits(body), self.train_samples),
+            "train_loss_last": hist[-1]["total"],
+            "train_samples": int(w.sum()),
+            "seconds": time.perf_counter() - t0,
+        }
+        for kind, samples in self.real_tests.items():
+            real, _, _ = evaluate_model(body, self.model, samples[: cfg.n_eval], cfg.refine_iters, cfg.device, cfg.seed)
+            row.update({f"{kind}/{k}": v for k, v in real.items()})
+        if distributed.rank_world()[0] == 0:
+            atomic_write_json(path, row)
+        return row
+
+    def predict(self, r: int) -> FitResult:
+        """The regressor's bodies for the training images: the next round's start."""
+        path = round_dir(self.out, r) / "pred_train.npz"
+        self.made.predictions(r, path)
+        if path.exists():
+            return reorder_fits(load_fits(path, self.body), self.data.sample_ids)
+        pred = predict(self.body, self.model, self.data, device=self.cfg.device)
+        if distributed.rank_world()[0] == 0:
+            save_fits(path, pred, meshes=False)
+        return pred
 
 
 class _Made:

@@ -5,6 +5,7 @@ every epoch, DistributedDataParallel under ``torchrun``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,103 @@ def _kp_support(body) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(ids), torch.as_tensor(reg[:, ids], dtype=torch.float32)
 
 
+def _resume(ckpt, model: Regressor, opt, dev, tag: str) -> tuple[int, list[dict], dict | None]:
+    """(first epoch, history, checkpoint) from ``ckpt`` when it exists, else (0, [], None)."""
+    if ckpt is None or not Path(ckpt).exists():
+        return 0, [], None
+    st = torch.load(ckpt, map_location=dev, weights_only=False)
+    model.load_state_dict(st["model"])
+    opt.load_state_dict(st["opt"])
+    log.info("%s: resumed at epoch %d from %s", tag or "regressor", st["epoch"], ckpt)
+    return st["epoch"], st["history"], st
+
+
+def _cosine(opt, total_steps: int, state: dict | None):
+    """Cosine decay of the learning rate to 5 % over ``total_steps``, resumed from ``state``."""
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1 + np.cos(np.pi * min(i / max(total_steps, 1), 1.0))) * 0.95 + 0.05
+    )
+    if state is not None and "sched" in state:
+        sched.load_state_dict(state["sched"])
+        for group, lr in zip(opt.param_groups, sched.get_last_lr()):  # the constructor reset them
+            group["lr"] = lr
+    return sched
+
+
+def epoch_order(cfg: TrainConfig, epoch: int, n: int, steps: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """This rank's (steps, batch) sample indices of an epoch and which of them are mirrored, drawn
+    from the epoch's seed before the loop, so that a resumed run draws the same."""
+    rank, world = distributed.rank_world()
+    g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+    perm = torch.randperm(n, generator=g)[: steps * batch * world]
+    flips = torch.rand(perm.shape, generator=g) < cfg.mirror
+    return perm.reshape(steps, world, batch)[:, rank], flips.reshape(steps, world, batch)[:, rank]
+
+
+@dataclass
+class _Trainer:
+    """What one training step reads: the network, the body, the data and the loss's constants."""
+
+    net: torch.nn.Module
+    model: Regressor
+    body: object
+    data: TrainSet
+    targets: torch.Tensor | None
+    mirror: Mirror | None
+    support: torch.Tensor
+    kp_reg: torch.Tensor
+    dev: torch.device
+    autocast: bool
+
+    def losses(self, idx: torch.Tensor, flip: torch.Tensor, where: str) -> dict[str, torch.Tensor]:
+        """The loss terms on samples ``idx`` (those in ``flip`` mirrored); a non-finite prediction or
+        loss stops training with ``where`` in the message, before any update."""
+        d, dev = self.data, self.dev
+        img = d.images[idx].to(dev, non_blocking=True).float() / 255
+        tgt = None if self.targets is None else self.targets[idx].to(dev)
+        dv, dxy, kp = d.dense_vertex[idx].to(dev), d.dense_xy[idx].to(dev), d.keypoints[idx].to(dev)
+        if self.mirror is not None:
+            img, tgt, dv, dxy, kp = self.mirror.batch(img, tgt, dv, dxy, kp, flip.to(dev))
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.autocast):
+            pred, kp2d = self.net(img, keypoints=True) if self.model.keypoints is not None else (self.net(img), None)
+        if not torch.isfinite(pred).all():
+            raise FloatingPointError(f"{where}: non-finite prediction; no update or checkpoint was written")
+        w = d.dense_w[idx].to(dev)
+        T = regressor_loss(
+            self.body, pred.float(), tgt, dv, dxy, w, kp, self.support, self.kp_reg, self.model.cfg, kp2d
+        )
+        if not torch.isfinite(T["total"]):
+            raise FloatingPointError(
+                f"{where}: non-finite loss ({ {k: float(v) for k, v in T.items()} }); "
+                "no update or checkpoint was written"
+            )
+        return T
+
+    def epoch(self, batches, flips: torch.Tensor, opt, sched, where: str) -> dict[str, float]:
+        """One pass over ``batches`` (sample indices per step): an AdamW step on each (gradients
+        clipped at norm 10), the schedule stepped; returns each loss term's sum over the steps."""
+        sums: dict[str, float] = {}
+        for step, idx in enumerate(batches):
+            T = self.losses(idx, flips[step], f"{where}, step {step}")
+            opt.zero_grad(set_to_none=True)
+            T["total"].backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+            opt.step()
+            sched.step()
+            for k, v in T.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            batches.set_postfix(loss=f"{float(T['total'].detach()):.4f}")
+        return sums
+
+
+def _parallel(model: Regressor, dev: torch.device) -> torch.nn.Module:
+    """The model wrapped for data-parallel training over the ranks."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    distributed.init()
+    return DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+
 def train_regressor(
     body,
     model: Regressor,
@@ -53,93 +151,37 @@ def train_regressor(
     rank, world = distributed.rank_world()
     dev = distributed.device_for(cfg.device)
     model.to(dev)
-    body_d = body.on(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    history: list[dict] = []
-    start = 0
-    if ckpt is not None and Path(ckpt).exists():
-        st = torch.load(ckpt, map_location=dev, weights_only=False)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        start, history = st["epoch"], st["history"]
-        log.info("%s: resumed at epoch %d from %s", tag or "regressor", start, ckpt)
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        distributed.init()
-        net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    start, history, state = _resume(ckpt, model, opt, dev, tag)
+    net = _parallel(model, dev) if world > 1 else model
     support, kp_reg = _kp_support(body)
-    support, kp_reg = support.to(dev), kp_reg.to(dev)
     mirror = Mirror.of(body) if cfg.mirror > 0 else None
+    trainer = _Trainer(
+        net,
+        model,
+        body.on(dev),
+        data,
+        targets,
+        mirror,
+        support.to(dev),
+        kp_reg.to(dev),
+        dev,
+        dev.type == "cuda" and cfg.bf16,
+    )
     N = len(data)
     batch = max(min(cfg.batch, N // world), 1)  # small sets: one smaller batch per step
-    steps_per_epoch = max(N // (batch * world), 1)
-    sched_total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.5 * (1 + np.cos(np.pi * min(i / max(sched_total, 1), 1.0))) * 0.95 + 0.05
-    )
-    if start and "sched" in st:
-        sched.load_state_dict(st["sched"])
-        for group, lr in zip(
-            opt.param_groups, sched.get_last_lr()
-        ):  # the constructor reset them to the schedule's start
-            group["lr"] = lr
-    autocast = dev.type == "cuda" and cfg.bf16
+    steps = max(N // (batch * world), 1)
+    sched = _cosine(opt, cfg.epochs * steps, state)
     for epoch in range(start, cfg.epochs):
         model.train()
-        g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
-        perm = torch.randperm(N, generator=g)[: steps_per_epoch * batch * world]
-        flips = (
-            torch.rand(perm.shape, generator=g) < cfg.mirror
-        )  # per sample of the epoch, drawn before the loop: resumable
-        mine = perm.reshape(steps_per_epoch, world, batch)[:, rank]
-        mine_flip = flips.reshape(steps_per_epoch, world, batch)[:, rank]
-        sums: dict[str, float] = {}
+        mine, mine_flip = epoch_order(cfg, epoch, N, steps, batch)
         bar = tqdm(mine, desc=f"{tag} epoch {epoch + 1}/{cfg.epochs}", show=progress and rank == 0, leave=False)
-        for step, idx in enumerate(bar):
-            img = data.images[idx].to(dev, non_blocking=True).float() / 255
-            tgt = None if targets is None else targets[idx].to(dev)
-            dv, dxy, kp = data.dense_vertex[idx].to(dev), data.dense_xy[idx].to(dev), data.keypoints[idx].to(dev)
-            if mirror is not None:
-                img, tgt, dv, dxy, kp = mirror.batch(img, tgt, dv, dxy, kp, mine_flip[step].to(dev))
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-                pred, kp2d = net(img, keypoints=True) if model.keypoints is not None else (net(img), None)
-            if not torch.isfinite(pred).all():
-                raise FloatingPointError(
-                    f"{tag or 'regressor'}: non-finite prediction at epoch {epoch + 1}, step {step}; "
-                    "no update or checkpoint was written"
-                )
-            T = regressor_loss(
-                body_d, pred.float(), tgt, dv, dxy, data.dense_w[idx].to(dev), kp, support, kp_reg, model.cfg, kp2d
-            )
-            if not torch.isfinite(T["total"]):
-                raise FloatingPointError(
-                    f"{tag or 'regressor'}: non-finite loss at epoch {epoch + 1}, step {step} "
-                    f"({ {k: float(v) for k, v in T.items()} }); no update or checkpoint was written"
-                )
-            opt.zero_grad(set_to_none=True)
-            T["total"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            opt.step()
-            sched.step()
-            for k, v in T.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            bar.set_postfix(loss=f"{float(T['total'].detach()):.4f}")
+        sums = trainer.epoch(bar, mine_flip, opt, sched, f"{tag or 'regressor'}: epoch {epoch + 1}")
         history.append({"epoch": epoch + 1, **{k: v / len(mine) for k, v in sums.items()}})
         distributed.broadcast_buffers(model)  # BatchNorm statistics are per rank: every rank takes rank 0's
         if ckpt is not None and rank == 0:
-            atomic_torch_save(
-                ckpt,
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "epoch": epoch + 1,
-                    "history": history,
-                    "regressor": model.cfg.to_dict(),
-                },
-            )
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
+            atomic_torch_save(ckpt, {**state, "epoch": epoch + 1, "history": history, "regressor": model.cfg.to_dict()})
         distributed.barrier()
     model.eval()
     return history
