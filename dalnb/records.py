@@ -25,7 +25,6 @@ __all__ = [
     "emit",
     "load_records",
     "records_frame",
-    "newest",
     "RECORD_DIR",
     "RECORD_TO",
     "timeit",
@@ -100,24 +99,19 @@ def machine_label(m: dict) -> str:
     return f"{m['cpu']} ({m['cores']} cores{', ' + m['gpu'] if 'gpu' in m else ''})"
 
 
-def records_frame(name: str):
-    """A benchmark's records as a pandas table, the machine in words (empty when none)."""
+def records_frame(name: str, newest: tuple[str, ...] | None = None):
+    """A benchmark's records as a pandas table, the machine in words (empty when none); with
+    ``newest``, only the newest record per setting (those fields) and machine: what a notebook
+    shows, the full history staying in benchmarks/."""
     import pandas as pd
 
     rec = pd.DataFrame(load_records(name))
     if len(rec):
         rec["machine"] = rec["machine"].map(machine_label)
+    if len(rec) and newest:
+        keys = [k for k in newest if k in rec] + ["machine"]
+        rec = rec.loc[~rec[keys].astype(str).duplicated(keep="last")].reset_index(drop=True)
     return rec
-
-
-def newest(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    """The newest record per setting (``keys``) and machine, in the order first seen: what a
-    notebook shows; the full history stays in benchmarks/."""
-    out: dict[tuple, dict] = {}
-    for r in records:
-        k = tuple(json.dumps(r.get(key), sort_keys=True) for key in keys) + (machine_label(r["machine"]),)
-        out[k] = r if k not in out else max(out[k], r, key=lambda x: x.get("date", ""))
-    return list(out.values())
 
 
 def timeit(fn: Callable[[], object], min_time: float = 0.5, min_reps: int = 3, sync: bool = False) -> float:

@@ -187,3 +187,19 @@ def test_registration_bench_keypoint_setting_is_how_a_photo_comes(capsys):
     (rec,) = bench_registration(n=3, iters=(20,), settings=(name,), kinds=("accuracy",), device="cpu")
     assert rec["setting"] == name and rec["n"] == 3 and np.isfinite(rec["pa_mpjpe_mm"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["setting"] == name
+
+
+def test_records_frame_keeps_the_newest_record_per_setting_and_machine(tmp_path, monkeypatch):
+    from dalnb import records
+
+    m1, m2 = {"cpu": "A", "cores": 2}, {"cpu": "B", "cores": 16}
+    lines = [
+        {"setting": "x", "v": 1, "machine": m1},
+        {"setting": "y", "v": 2, "machine": m1},
+        {"setting": "x", "v": 3, "machine": m1},
+        {"setting": "x", "v": 4, "machine": m2},
+    ]
+    (tmp_path / "demo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    monkeypatch.setattr(records, "RECORD_DIR", str(tmp_path))
+    assert list(records.records_frame("demo")["v"]) == [1, 2, 3, 4]
+    assert list(records.records_frame("demo", newest=("setting",))["v"]) == [2, 3, 4]

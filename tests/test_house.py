@@ -294,3 +294,27 @@ def test_no_function_in_fitting_or_training_is_over_60_lines():
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60
     ]
     assert not long, long
+
+
+def _imports(code: str) -> set[str]:
+    """The modules a code cell imports (``from dalnb import bench`` counts as ``dalnb.bench``)."""
+    out = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_notebooks_import_nothing_from_the_benchmark_runners():
+    found = [
+        f"{nb.name} cell {i}: {sorted(m for m in mods if m.startswith('dalnb.bench'))}"
+        for nb in sorted(NOTEBOOKS.glob("*.ipynb"))
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"])
+        if cell["cell_type"] == "code"
+        for mods in [_imports("".join(cell["source"]))]
+        if any(m == "dalnb.bench" or m.startswith("dalnb.bench.") for m in mods)
+    ]
+    assert not found, found
+    assert _imports("from dalnb import bench") >= {"dalnb.bench"}

@@ -16,11 +16,12 @@ import time
 import torch
 
 from dalnb.bench import emit, register_bench
+from dalnb.data.synth import DENSEPOSE_NOISE
 from dalnb.study.registration import evaluate_fits
 
 SETTINGS = {
     "a_exact_with_depth": dict(noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=True),
-    "b_noisy_with_depth": dict(noise_px=3.0, outlier_rate=0.05, swap_rate=0.03, depth=True),
+    "b_noisy_with_depth": dict(**DENSEPOSE_NOISE, depth=True),
     "c_2d_only": dict(noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=False),
     "d_noisy_keypoints_with_depth": dict(
         noise_px=0.0, outlier_rate=0.0, swap_rate=0.0, depth=True, keypoint_noise_px=3.0, dense=False

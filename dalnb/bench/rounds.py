@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from dalnb.bench import emit, register_bench
+from dalnb.data.synth import DENSEPOSE_NOISE
 
 # every preset: registration iterations (round 1, later rounds, test-time refinement) and renders with hair
 _EVERY = dict(first_iters=300, later_iters=300, refine_iters=50, hair=True)
@@ -74,7 +75,7 @@ CONFIGS = {
 # sources).
 ANNOTATIONS = {
     "exact": {"noise": {}, "keypoint_only": 0.0},
-    "real": {"noise": {"noise_px": 3.0, "outlier_rate": 0.05, "swap_rate": 0.03}, "keypoint_only": 0.5},
+    "real": {"noise": DENSEPOSE_NOISE, "keypoint_only": 0.5},
 }
 
 

@@ -4,8 +4,11 @@ synthetic bodies and on the real Human3.6M frames."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["evaluate_lift", "h36m_lift_table"]
+from dalnb.claims import Claim, lower
+
+__all__ = ["evaluate_lift", "h36m_lift_table", "lifter_claim"]
 
 
 def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dict:
@@ -51,3 +54,17 @@ def h36m_lift_table(lifter, frames: list[dict]):
             "zero depth PA-MPJPE (mm)": M.pa_mpjpe(zh, gh) * 1000,
         }
     )
+
+
+def lifter_claim(lifter_records: pd.DataFrame) -> Claim:
+    """The cGAN's geometric losses, from the recorded lifter benchmark."""
+    text = (
+        "The cGAN's geometric losses (bone symmetry and ratios) improve the lifted poses",
+        "the lifter's ablation (Kudo et al. setting)",
+    )
+    L = lifter_records.set_index("setting") if len(lifter_records) else None
+    if L is None or not {"full", "no_geometric_losses"} <= set(L.index):
+        return Claim(*text, "no recorded lifter benchmark", None, "run python -m dalnb.bench lifter --record")
+    a, b = L.loc["full", "pa_mpjpe_mm"], L.loc["no_geometric_losses", "pa_mpjpe_mm"]
+    ours = f"{a:.0f} mm PA-MPJPE with them against {b:.0f} mm without (recorded bench lifter, {L.loc['full', 'date']})"
+    return Claim(*text, ours, lower(a, b))

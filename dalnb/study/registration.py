@@ -15,7 +15,7 @@ def evaluate_fits(body, fits, samples) -> dict:
 
 def accuracy_tables(records):
     """The newest recorded accuracy run: PA-MPJPE and PVE per setting (rows) and iterations
-    (columns); the speed records as they are. Pandas frames (empty when none was recorded)."""
+    (columns); the newest speed record per setting and machine. Pandas frames (empty when none was recorded)."""
     import pandas as pd
 
     acc = records[records["kind"] == "accuracy"].drop_duplicates(["setting", "iterations"], keep="last")
@@ -31,7 +31,9 @@ def accuracy_tables(records):
         "fits_per_s",
         "seconds_per_batch",
     ]
-    speed = records[records["kind"] == "speed"].reindex(columns=cols)
+    speed = records[records["kind"] == "speed"]
+    setting = ["machine", "device", "compiled", "batch", "silhouette", "iterations"]
+    speed = speed.loc[~speed.reindex(columns=setting).astype(str).duplicated(keep="last")].reindex(columns=cols)
     return (
         (pivot("pa_mpjpe_mm", "PA-MPJPE mm @ "), pivot("pve_mm", "PVE mm @ "), speed)
         if len(acc)

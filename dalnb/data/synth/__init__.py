@@ -5,6 +5,7 @@ folders of samples)."""
 from dalnb.data.synth.generate import generate
 from dalnb.data.synth.samples import keypoints_only, make_samples
 from dalnb.data.synth.scene import (
+    DENSEPOSE_NOISE,
     RenderResult,
     SynthConfig,
     draw_camera,
@@ -14,6 +15,7 @@ from dalnb.data.synth.scene import (
 )
 
 __all__ = [
+    "DENSEPOSE_NOISE",
     "SynthConfig",
     "make_samples",
     "keypoints_only",

@@ -17,6 +17,10 @@ from dalnb.body import skeleton as sk
 from dalnb.body.camera import render_camera
 from dalnb.data import poses as P
 
+# DensePose-like annotation noise (the noisy settings of registration, the rounds and the noise ablation): 3 px
+# Gaussian noise on the dense points, 5 % of them moved to a random body pixel, 3 % given the mirror vertex
+DENSEPOSE_NOISE = {"noise_px": 3.0, "outlier_rate": 0.05, "swap_rate": 0.03}
+
 
 @dataclass
 class SynthConfig:
