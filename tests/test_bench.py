@@ -203,3 +203,19 @@ def test_records_frame_keeps_the_newest_record_per_setting_and_machine(tmp_path,
     monkeypatch.setattr(records, "RECORD_DIR", str(tmp_path))
     assert list(records.records_frame("demo")["v"]) == [1, 2, 3, 4]
     assert list(records.records_frame("demo", newest=("setting",))["v"]) == [2, 3, 4]
+
+
+def test_learning_findings_give_the_slope_per_tripling_and_each_point_beside_the_reference():
+    import pandas as pd
+
+    from dalnb.study import learning
+
+    rows = [
+        dict(n_train=n, train_bodies=b, epochs=15, pa_mpjpe_mm=pa, train_pa_mpjpe_mm=pa, torso_rot_over_90_pct=20.0)
+        for n, b, pa in ((300, 100, 100.0), (900, 300, 94.0), (2700, 900, 88.0))
+    ]
+    df = pd.DataFrame(rows).assign(variant="ref")
+    other = dict(rows[1], variant="wide", pa_mpjpe_mm=91.0, torso_rot_over_90_pct=10.0)
+    text = learning.findings(pd.concat([df, pd.DataFrame([other])]))
+    assert "-6.0 mm per tripling" in text and "91.0 mm (-3.0 against the reference" in text
+    assert learning.findings(df.assign(epochs=30)) == "No record at the curve's training length."

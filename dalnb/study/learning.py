@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["records", "variant", "table", "figure"]
+__all__ = ["records", "variant", "table", "figure", "findings"]
 
+EPOCHS = 15  # the curve's training length; records of other lengths stand in the table
 KNOBS = ["backbone", "image_size", "keypoint_head", "front_cues", "mirror", "n_train", "epochs", "seed"]
 
 
@@ -44,11 +45,11 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 def figure(df: pd.DataFrame):
     """Test (solid) and training-set (dashed) PA-MPJPE, test MPJPE and the share of test bodies whose heading
-    is off by more than 90 degrees, against the training bodies, one line per learner (15 epochs)."""
+    is off by more than 90 degrees, against the training bodies, one line per learner (``EPOCHS`` epochs)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for i, (name, g) in enumerate(df.groupby("variant")):
+    for i, (name, g) in enumerate(df[df["epochs"] == EPOCHS].groupby("variant")):
         c = f"C{i}"
         axes[0].plot(g["train_bodies"], g["pa_mpjpe_mm"], "o-", color=c, label=name)
         axes[0].plot(g["train_bodies"], g["train_pa_mpjpe_mm"], "o--", color=c, alpha=0.5)
@@ -63,3 +64,42 @@ def figure(df: pd.DataFrame):
     fig.suptitle("The regressor's learning curve: trained on true parameters, tested on held-out anny bodies")
     fig.tight_layout()
     return fig
+
+
+def findings(df: pd.DataFrame) -> str:
+    """What the curve says, in sentences computed from the records: the reference learner's PA-MPJPE
+    against its training bodies (mm per tripling of the bodies, from a least-squares line in log
+    bodies) and every other point beside the reference learner's at the same renders."""
+    import numpy as np
+
+    curve = df[df["epochs"] == EPOCHS]
+    if not len(curve):
+        return "No record at the curve's training length."
+    ref = curve.groupby("variant")["train_bodies"].nunique().idxmax()  # the learner with the most points
+    line = curve[curve["variant"] == ref].sort_values("train_bodies")
+    out = [
+        f"**{ref}**, {EPOCHS} epochs: test PA-MPJPE "
+        + " → ".join(f"{r.pa_mpjpe_mm:.1f}" for r in line.itertuples())
+        + " mm over "
+        + " → ".join(f"{r.train_bodies}" for r in line.itertuples())
+        + " training bodies (training bodies: "
+        + " → ".join(f"{r.train_pa_mpjpe_mm:.1f}" for r in line.itertuples())
+        + " mm)."
+    ]
+    if len(line) >= 2:
+        slope = np.polyfit(np.log(line["train_bodies"]) / np.log(3), line["pa_mpjpe_mm"], 1)[0]
+        out.append(f"That is {slope:+.1f} mm per tripling of the training bodies.")
+    base, items = line.set_index("n_train"), []
+    for r in df[(df["variant"] != ref) | (df["epochs"] != EPOCHS)].itertuples():
+        if r.n_train not in base.index:
+            continue
+        b = base.loc[r.n_train]
+        items.append(
+            f"- {r.variant}, {r.epochs} epochs, {r.train_bodies} bodies: {r.pa_mpjpe_mm:.1f} mm "
+            f"({r.pa_mpjpe_mm - b.pa_mpjpe_mm:+.1f} against the reference; training bodies "
+            f"{r.train_pa_mpjpe_mm:.1f} mm), heading off > 90 deg on {r.torso_rot_over_90_pct:.1f} % "
+            f"(reference {b.torso_rot_over_90_pct:.1f} %)."
+        )
+    return " ".join(out) + (
+        "\n\nThe other points, beside the reference at the same renders:\n\n" + "\n".join(items) if items else ""
+    )
