@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ROOT", "NOTEBOOKS", "SHARED_DATA", "resolve"]
+__all__ = ["ROOT", "NOTEBOOKS", "SHARED_DATA", "resolve", "shown"]
 
 
 def _root() -> Path:
@@ -26,3 +26,12 @@ def resolve(path: str | Path) -> Path:
     """``path`` as given when absolute, else relative to the repository root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else Path(os.path.normpath(ROOT / p))
+
+
+def shown(path: str | Path) -> str:
+    """A path as a page shows it: relative to the repository root, else its last two parts
+    (``.../run/lifter``), never the machine's absolute path."""
+    path = Path(path)
+    if path.is_absolute() and path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    return str(path) if not path.is_absolute() else str(Path("...", *path.parts[-2:]))

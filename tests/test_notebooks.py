@@ -133,6 +133,21 @@ def test_the_chain_runs_as_jupyterlab_runs_it_and_skips_nothing(tiny_chain):
         assert not any(k in text for k in ("skipped", "not found", "not available")), (r.name, text[-500:])
 
 
+def test_outputs_show_no_absolute_path_of_the_run(tiny_chain):
+    """What the notebooks print names the run's files relative to the repository (``paths.shown``),
+    never by the machine's absolute path."""
+    tmp_path, results = tiny_chain
+    for r in results:
+        assert str(tmp_path) not in _output_text(r.ipynb), r.name
+
+
+def test_shown_paths_are_repository_relative_or_short(tmp_path):
+    from dalnb.paths import ROOT, shown
+
+    assert shown(ROOT / "runs" / "small" / "lifter") == "runs/small/lifter"
+    assert shown(tmp_path / "run" / "lifter") == ".../run/lifter" and shown("runs/x") == "runs/x"
+
+
 def check_reports_offline(out: Path) -> None:
     """Every page of a run's report in headless Chromium with the network refused: no request
     leaves the machine, no script or console error, every image loads, formulas are MathML, each

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dalnb.io import atomic_write_json, atomic_write_text
+from dalnb.paths import shown
 from dalnb.run import Run
 from dalnb.study import paper as P
 
@@ -107,14 +108,6 @@ def _image_size(run_dir: Path) -> str:
     if not path.exists():
         return "?"
     return str(yaml.safe_load(path.read_text())["data"]["synth"]["image_size"])
-
-
-def shown_path(run_dir: Path) -> str:
-    """A run folder as a page shows it: relative to the repository root, else its name."""
-    from dalnb.paths import ROOT
-
-    run_dir = Path(run_dir)
-    return str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else run_dir.name
 
 
 def table4_rows(records: list[dict]) -> list[tuple[str, str, str, str]]:
@@ -253,7 +246,7 @@ def write_index(out_dir: Path, results: list, preset: str, run_dir: Path) -> Pat
     )
     gpu = ", " + html.escape(m["gpu"]) if "gpu" in m else ", no GPU"
     where = f"{html.escape(m['cpu'])} ({m['cores']} cores{gpu}), {dt.date.today().isoformat()}"
-    name, run = html.escape(out_dir.name), html.escape(shown_path(run_dir))
+    name, run = html.escape(out_dir.name), html.escape(shown(run_dir))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dalnb report: {name}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
 td,th{{padding:.3em .8em;border-bottom:1px solid #ddd}}
