@@ -58,8 +58,11 @@ def figure(df: pd.DataFrame):
     axes[0].set(ylabel="PA-MPJPE (mm): test solid, training bodies dashed")
     axes[1].set(ylabel="test MPJPE (mm)")
     axes[2].set(ylabel="test heading off > 90 deg (%)")
+    ticks = sorted(int(b) for b in df["train_bodies"].unique())
     for ax in axes:
         ax.set(xscale="log", xlabel="training bodies (true parameters)")
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
     axes[0].legend(fontsize=7)
     fig.suptitle("The regressor's learning curve: trained on true parameters, tested on held-out anny bodies")
     fig.tight_layout()
