@@ -29,7 +29,8 @@ step registration;  timeout 60  $PY -m dalnb.bench registration --device cuda --
     --set "speed_batches=[1,4096]" --set "compile_modes=[false]" > "$OUT/registration.jsonl"
 step predict;       timeout 45  $PY -m dalnb.bench predict --device cuda > "$OUT/predict.jsonl"
 step lifter;        timeout 75  $PY -m dalnb.bench lifter --device cuda --set steps=2000 --set n_train=10000 --set "settings=[full]" > "$OUT/lifter.jsonl"
-step rounds;        timeout 45  $PY -m dalnb.bench rounds --device cuda --set preset=smoke --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
+step rounds;        timeout 45  $PY -m dalnb.bench rounds --device cuda --set preset=full --set n_train=8192 --set n_test=500 \
+    --set image_size=128 --set rounds=3 --set epochs_per_round=2 --set work_dir="$OUT/bench_rounds" > "$OUT/rounds.jsonl"
 step full-smoke;    timeout 215 $PY -m dalnb.pipeline --preset full --run-dir "$OUT/run_full_smoke" --reports "$OUT/reports" \
     --override data.n_train=600 --override data.n_test=64 --override lifter.steps=1000 --override registration.n_study=32 \
     --override "body.bench_batches=[1,64,1024]" --override rounds.rounds=2 --override rounds.epochs_per_round=1 \

@@ -7,7 +7,7 @@ import pytest
 
 from dalnb.bench.rounds import (
     ANNOTATIONS,
-    CONFIGS,
+    bench_config,
     record_config,
     record_regressor_path,
     rounds_config,
@@ -32,16 +32,16 @@ def test_spread_rejects_a_bad_fraction():
 
 
 def test_rounds_config_takes_the_overrides():
-    cfg = rounds_config({**CONFIGS["small"], "w_pose": 3.0, "w_joints": 0, "mirror": 0.5})
+    cfg = rounds_config(bench_config("small", {"w_pose": 3.0, "w_joints": 0, "mirror": 0.5}))
     assert (
         cfg.regressor.w_pose == 3.0
         and cfg.regressor.w_joints == 0
         and cfg.train.mirror == 0.5
-        and cfg.regressor.image_size == 64
+        and cfg.regressor.image_size == bench_config("small")["image_size"]
     )
     assert (
-        rounds_config(CONFIGS["small"]).regressor.w_pose == 10.0
-        and rounds_config(CONFIGS["small"]).regressor.w_joints_camera == 10.0
+        rounds_config(bench_config("small")).regressor.w_pose == 10.0
+        and rounds_config(bench_config("small")).regressor.w_joints_camera == 10.0
     )
     assert ANNOTATIONS["exact"]["keypoint_only"] == 0 and not ANNOTATIONS["exact"]["noise"]
 
@@ -50,7 +50,7 @@ def test_record_config_writes_the_fields_that_tell_two_runs_apart():
     """A record's config is CONFIG_KEYS, in order, with the overrides' values: table4_seeds
     compares runs by these fields, so one written but not compared (or the reverse) would pool
     different experiments as seeds of one."""
-    c = {**CONFIGS["small"], "w_pose": 3.0, "mirror": 0.5, "hair": False}
+    c = bench_config("small", {"w_pose": 3.0, "mirror": 0.5, "hair": False, "n_train": 3000})
     rec = record_config("small", c, rounds_config(c), 0.03)
     assert tuple(rec) == CONFIG_KEYS
     assert (rec["w_pose"], rec["mirror"], rec["hair"], rec["robust_sigma_end"], rec["n_train"]) == (
@@ -219,3 +219,16 @@ def test_learning_findings_give_the_slope_per_tripling_and_each_point_beside_the
     text = learning.findings(pd.concat([df, pd.DataFrame([other])]))
     assert "-6.0 mm per tripling" in text and "91.0 mm (-3.0 against the reference" in text
     assert learning.findings(df.assign(epochs=30)) == "No record at the curve's training length."
+
+
+def test_bench_rounds_runs_the_study_presets_with_its_overrides():
+    from dalnb.config import get_preset
+
+    small = get_preset("small").resolve()
+    c = bench_config("small", {"n_train": 3000})
+    assert (
+        c["n_train"] == 3000 and c["image_size"] == small.data.image_size and c["mirror"] == small.rounds.train.mirror
+    )
+    assert bench_config("full")["backbone"] == get_preset("full").rounds.regressor.backbone
+    with pytest.raises(ValueError, match="unknown settings \\['n_trian'\\]"):
+        bench_config("small", {"n_trian": 3})

@@ -11,8 +11,9 @@ single-step baseline (all losses, no registration) and one long round (round 1's
 points (``ANNOTATIONS``); the test set is the same either way. ``--set hair=false`` renders every
 head bald (``SynthConfig.hair``; the hair ablation: ``benchmarks/rounds_hair.jsonl``).
 
-Defaults: a small CPU config (3,000 64-px renders, ResNet-18, 3 rounds); ``--set preset=full``
-takes the full config for one GPU (50k 224-px renders, ResNet-50, 5 rounds). The run lives in
+Settings: a StudyConfig preset (``--set preset=small``, the default: what ``make demo`` runs;
+``--set preset=full`` for one GPU) with flat overrides on top (``bench_config``), e.g.
+``--set n_train=3000 --set image_size=64``. The run lives in
 ``work_dir`` (default ``~/.cache/dalnb/bench_rounds/<config hash>``) and resumes after a crash.
 """
 
@@ -27,46 +28,34 @@ import numpy as np
 from dalnb.bench import emit, register_bench
 from dalnb.data.synth import DENSEPOSE_NOISE
 
-# every preset: registration iterations (round 1, later rounds, test-time refinement) and renders with hair
-_EVERY = dict(first_iters=300, later_iters=300, refine_iters=50, hair=True)
-CONFIGS = {
-    "small": dict(
-        n_train=3000,
-        n_test=200,
-        image_size=64,
-        backbone="resnet18",
-        rounds=3,
-        epochs_per_round=5,
-        batch=32,
-        lr=3e-4,
-        workers=2,
-        **_EVERY,
-    ),
-    "full": dict(
-        n_train=50000,
-        n_test=1000,
-        image_size=224,
-        backbone="resnet50",
-        rounds=5,
-        epochs_per_round=4,
-        batch=128,
-        lr=2e-4,
-        workers=16,
-        **_EVERY,
-    ),
-    "smoke": dict(
-        n_train=8192,
-        n_test=500,
-        image_size=128,
-        backbone="resnet50",
-        rounds=3,
-        epochs_per_round=2,
-        batch=128,
-        lr=2e-4,
-        workers=16,
-        **_EVERY,
-    ),
-}
+
+def bench_config(preset: str, overrides: dict | None = None) -> dict:
+    """The bench's flat settings: StudyConfig preset ``preset`` (what the notebooks run) with the
+    bench's ``--set`` overrides on top (e.g. ``n_train=3000``, ``image_size=64``, ``w_pose=3``)."""
+    from dalnb.config import get_preset
+
+    cfg = get_preset(preset).resolve()
+    r, d = cfg.rounds, cfg.data
+    c = dict(
+        n_train=d.n_train,
+        n_test=d.n_test,
+        image_size=d.image_size,
+        backbone=r.regressor.backbone,
+        rounds=r.rounds,
+        epochs_per_round=r.epochs_per_round,
+        batch=r.train.batch,
+        lr=r.train.lr,
+        mirror=r.train.mirror,
+        workers=d.workers,
+        first_iters=r.first_iters,
+        later_iters=r.later_iters,
+        refine_iters=r.refine_iters,
+        hair=d.synth.hair,
+    )
+    unknown = sorted(set(overrides or {}) - set(c) - {"annotations", "w_pose", "w_joints", "w_joints_camera"})
+    if unknown:
+        raise ValueError(f"bench rounds: unknown settings {unknown}; expected some of {sorted(c)}")
+    return {**c, **(overrides or {})}
 
 
 #: The training set's annotations. "exact": every render's dense points as drawn. "real": DensePose-like dense points
@@ -111,7 +100,7 @@ def record_regressor_path(work_dir: str | Path, record: dict) -> Path:
 
 
 def rounds_config(c: dict, device: str | None = None, seed: int = 0):
-    """The bench's flat config ``c`` (``CONFIGS`` with its overrides) as a ``RoundsConfig``."""
+    """The bench's flat config ``c`` (``bench_config``) as a ``RoundsConfig``."""
     from dalnb.regressor import RegressorConfig
     from dalnb.training import RoundsConfig, TrainConfig
 
@@ -120,7 +109,7 @@ def rounds_config(c: dict, device: str | None = None, seed: int = 0):
         image_size=c["image_size"],
         **{k: float(c[k]) for k in ("w_pose", "w_joints", "w_joints_camera") if k in c},
     )
-    train = TrainConfig(batch=c["batch"], lr=c["lr"], mirror=float(c.get("mirror", 0.0)))
+    train = TrainConfig(batch=c["batch"], lr=c["lr"], mirror=float(c["mirror"]))
     return RoundsConfig(
         rounds=c["rounds"],
         first_iters=c["first_iters"],
@@ -150,7 +139,7 @@ def bench_rounds(
     from dalnb.fitting import RegistrationConfig, load_fits, without_dense
     from dalnb.training import one_long_round, round_dir, run_rounds, single_step_baseline
 
-    c = {**CONFIGS[preset], **overrides}
+    c = bench_config(preset, overrides)
     kind = c.get("annotations", "exact")
     if kind not in ANNOTATIONS:
         raise ValueError(f"annotations: expected one of {list(ANNOTATIONS)}, got {kind!r}")
