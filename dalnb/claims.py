@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,7 +34,6 @@ __all__ = [
     "paired_margin",
     "at_most",
     "falls",
-    "fig7_claims",
     "claims_frame",
     "save_claims",
     "load_claims",
@@ -141,33 +140,6 @@ def falls(values: Sequence[float]) -> bool | None:
     if len(v) < 2 or not _finite(*v):
         return None
     return all(float(b) < float(a) for a, b in zip(v, v[1:]))
-
-
-FIG7 = {  # ablation name (fitting.ablation_configs) -> what the paper says it is needed for
-    "without dense correspondences": "Dense correspondences are needed: registration without them is worse",
-    "without smoothness and limit terms": "Scale smoothness and joint limits are needed: registration "
-    "without them is worse",
-    "without the stiff stage": "The stiff first stage (global rotation first) is needed: registration "
-    "without it is worse",
-}
-
-
-def fig7_claims(pa_mpjpe_mm: Mapping[str, float], setting: str) -> list[Claim]:
-    """The paper's Fig. 7 claims from a PA-MPJPE per ablation (keys of ``fitting.ablation_configs``,
-    ``"full"`` among them); ``setting`` says on what they were measured."""
-    if "full" not in pa_mpjpe_mm:
-        raise ValueError(f"fig7_claims: expected a 'full' entry, got {sorted(pa_mpjpe_mm)}")
-    full = pa_mpjpe_mm["full"]
-    return [
-        Claim(
-            text,
-            "Fig. 7: registration with one term removed at a time",
-            f"{pa_mpjpe_mm[k]:.0f} mm PA-MPJPE {k} against {full:.0f} mm with all terms ({setting})",
-            lower(full, pa_mpjpe_mm[k]),
-        )
-        for k, text in FIG7.items()
-        if k in pa_mpjpe_mm
-    ]
 
 
 def count_verdicts(claims) -> str:

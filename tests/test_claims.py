@@ -11,7 +11,6 @@ from dalnb.claims import (
     at_most,
     claims_frame,
     falls,
-    fig7_claims,
     load_claims,
     lower,
     save_claims,
@@ -71,6 +70,8 @@ def test_claim_checks_its_fields():
 
 
 def test_fig7_claims_verdicts_follow_the_numbers():
+    from dalnb.study.fig7 import fig7_claims
+
     cs = fig7_claims(
         {
             "full": 30.0,

@@ -5,6 +5,7 @@ bodies."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +17,8 @@ from dalnb.fitting import RegistrationConfig, ablation_configs, register
 from dalnb.metrics import evaluate
 
 __all__ = [
+    "FIG7",
+    "fig7_claims",
     "registration_row",
     "fig7_table",
     "shape_model_table",
@@ -126,3 +129,30 @@ def noise_table(
         for kern, cfg_k in robust_kernels(reg).items():
             rows.append(registration_row(body, ns, cfg_k, **info, kernel=kern))
     return pd.DataFrame(rows)
+
+
+FIG7 = {  # ablation name (fitting.ablation_configs) -> what the paper says it is needed for
+    "without dense correspondences": "Dense correspondences are needed: registration without them is worse",
+    "without smoothness and limit terms": "Scale smoothness and joint limits are needed: registration "
+    "without them is worse",
+    "without the stiff stage": "The stiff first stage (global rotation first) is needed: registration "
+    "without it is worse",
+}
+
+
+def fig7_claims(pa_mpjpe_mm: Mapping[str, float], setting: str) -> list[Claim]:
+    """The paper's Fig. 7 claims from a PA-MPJPE per ablation (keys of ``fitting.ablation_configs``,
+    ``"full"`` among them); ``setting`` says on what they were measured."""
+    if "full" not in pa_mpjpe_mm:
+        raise ValueError(f"fig7_claims: expected a 'full' entry, got {sorted(pa_mpjpe_mm)}")
+    full = pa_mpjpe_mm["full"]
+    return [
+        Claim(
+            text,
+            "Fig. 7: registration with one term removed at a time",
+            f"{pa_mpjpe_mm[k]:.0f} mm PA-MPJPE {k} against {full:.0f} mm with all terms ({setting})",
+            lower(full, pa_mpjpe_mm[k]),
+        )
+        for k, text in FIG7.items()
+        if k in pa_mpjpe_mm
+    ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dalnb.claims import Claim, at_most, fig7_claims
+from dalnb.claims import Claim, at_most
 from dalnb.study import paper as P
-from dalnb.study.fig7 import shape_claim
+from dalnb.study.fig7 import fig7_claims, shape_claim
 from dalnb.study.lifter import lifter_claim
 from dalnb.study.table3 import table3_claim
 from dalnb.study.table4 import table4_claims
