@@ -25,6 +25,7 @@ __all__ = [
     "emit",
     "load_records",
     "records_frame",
+    "newest_rows",
     "RECORD_DIR",
     "RECORD_TO",
     "timeit",
@@ -108,10 +109,13 @@ def records_frame(name: str, newest: tuple[str, ...] | None = None):
     rec = pd.DataFrame(load_records(name))
     if len(rec):
         rec["machine"] = rec["machine"].map(machine_label)
-    if len(rec) and newest:
-        keys = [k for k in newest if k in rec] + ["machine"]
-        rec = rec.loc[~rec[keys].astype(str).duplicated(keep="last")].reset_index(drop=True)
-    return rec
+    return newest_rows(rec, newest) if len(rec) and newest else rec
+
+
+def newest_rows(rec, keys: tuple[str, ...] | list[str]):
+    """The last (newest) row of a records table per setting (``keys``, those it has) and machine."""
+    cols = list(dict.fromkeys([k for k in keys if k in rec] + ["machine"]))
+    return rec.loc[~rec[cols].astype(str).duplicated(keep="last")].reset_index(drop=True)
 
 
 def timeit(fn: Callable[[], object], min_time: float = 0.5, min_reps: int = 3, sync: bool = False) -> float:

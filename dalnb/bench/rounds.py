@@ -59,9 +59,8 @@ def bench_config(preset: str, overrides: dict | None = None) -> dict:
 
 
 #: The training set's annotations. "exact": every render's dense points as drawn. "real": DensePose-like dense points
-#: (3 px noise, 5 % outliers, 3 % left/right swaps, the top level of notebook 06's noise ablation) on half the images,
-# : keypoints and a person mask alone on the other half, as MPII or LSP give them (the paper mixes both kinds of
-# sources).
+#: (``DENSEPOSE_NOISE``, the top level of notebook 06's noise ablation) on half the images, keypoints and a person
+#: mask alone on the other half, as MPII or LSP give them (the paper mixes both kinds of sources).
 ANNOTATIONS = {
     "exact": {"noise": {}, "keypoint_only": 0.0},
     "real": {"noise": DENSEPOSE_NOISE, "keypoint_only": 0.5},

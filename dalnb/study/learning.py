@@ -24,12 +24,11 @@ def records(machine: str | None = None) -> pd.DataFrame:
     """The newest record of each grid point (per machine), with its variant named."""
     from dalnb.records import records_frame
 
-    df = records_frame("learning")
+    df = records_frame("learning", newest=tuple(KNOBS))
     if not len(df):
         return df
     if machine is not None:
-        df = df[df["machine"] == machine]
-    df = df.drop_duplicates([*KNOBS, "machine"], keep="last").copy()
+        df = df[df["machine"] == machine].copy()
     df["variant"] = df.apply(variant, axis=1)
     return df.sort_values(["variant", "train_bodies", "epochs"])
 

@@ -18,6 +18,8 @@ def accuracy_tables(records):
     (columns); the newest speed record per setting and machine. Pandas frames (empty when none was recorded)."""
     import pandas as pd
 
+    from dalnb.records import newest_rows
+
     acc = records[records["kind"] == "accuracy"].drop_duplicates(["setting", "iterations"], keep="last")
     pivot = lambda v, name: acc.pivot_table(index="setting", columns="iterations", values=v).round(1).add_prefix(name)  # noqa: E731
     cols = [
@@ -31,9 +33,8 @@ def accuracy_tables(records):
         "fits_per_s",
         "seconds_per_batch",
     ]
-    speed = records[records["kind"] == "speed"]
-    setting = ["machine", "device", "compiled", "batch", "silhouette", "iterations"]
-    speed = speed.loc[~speed.reindex(columns=setting).astype(str).duplicated(keep="last")].reindex(columns=cols)
+    setting = ["device", "compiled", "batch", "silhouette", "iterations"]
+    speed = newest_rows(records[records["kind"] == "speed"], setting).reindex(columns=cols)
     return (
         (pivot("pa_mpjpe_mm", "PA-MPJPE mm @ "), pivot("pve_mm", "PVE mm @ "), speed)
         if len(acc)
