@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 MP_VENV := .venv-mediapipe
 MP_STAMP := $(MP_VENV)/.installed-0.10.21
 
-.PHONY: demo test lint bench-body gpu-check clean-runs
+.PHONY: demo reference test lint bench-body gpu-check clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(MP_STAMP):
 
 demo: $(STAMP) $(MP_STAMP)
 	$(BIN)/python -m dalnb.pipeline --preset small --run-dir runs/small
+
+# The reference study: preset `cpu` (four times the renders of `small`), within two hours on 2 CPU cores;
+# writes reports/reference-cpu/ and the README's results block.
+reference: $(STAMP) $(MP_STAMP)
+	$(BIN)/python -m dalnb.pipeline --preset cpu --run-dir runs/reference-cpu --readme
 
 test: $(STAMP) $(MP_STAMP)
 	$(BIN)/python -m ruff check dalnb tests notebooks

@@ -1,10 +1,10 @@
 """The study's one typed config: a preset is a tree of the real config dataclasses.
 
-``tiny`` runs in the test suite (seconds per notebook), ``small`` on 2 CPU cores in minutes
-(``make demo``), ``full`` on one GPU. A notebook resolves its preset with dotted overrides from
-its parameters cell (or ``--override`` on the pipeline's command line), e.g.
-``{"data.n_train": 500, "rounds.train.lr": 1e-4}``; an unknown key fails listing the known
-ones. The resolved config is saved to ``run_dir/config/<notebook>.yaml``.
+``tiny`` runs in the test suite (seconds per notebook), ``small`` on 2 CPU cores in minutes (``make
+demo``), ``cpu`` (the reference) within two hours on them, ``full`` on one GPU. A notebook resolves its
+preset with dotted overrides from its parameters cell (or ``--override`` on the pipeline's command
+line), e.g. ``{"data.n_train": 500, "rounds.train.lr": 1e-4}``; an unknown key fails listing the
+known ones. The resolved config is saved to ``run_dir/config/<notebook>.yaml``.
 
 Each knob has one name: the registration's iterations are ``registration.iters`` (round 1 of
 the rounds uses them too), the image size is ``data.synth.image_size`` (the regressor's input
@@ -196,9 +196,7 @@ def _rounds(
     )
 
 
-_CURVE = [0, 10, 25, 50, 100]
-_DENSE = [10, 25, 50, 100, 200]
-_NOISE = [0, 1, 3, 6]
+_CURVE, _DENSE, _NOISE = [0, 10, 25, 50, 100], [10, 25, 50, 100, 200], [0, 1, 3, 6]
 PRESETS: dict[str, StudyConfig] = {
     "tiny": StudyConfig(
         "tiny",
@@ -231,6 +229,7 @@ PRESETS: dict[str, StudyConfig] = {
         body=BodyBench(bench_batches=[1, 64, 1024, 8192]),
     ),
 }
+PRESETS["cpu"] = replace(PRESETS["small"], preset="cpu", data=replace(PRESETS["small"].data, n_train=4800))
 
 
 def get_preset(name: str) -> StudyConfig:

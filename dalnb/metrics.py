@@ -31,6 +31,7 @@ __all__ = [
     "limb_depth_sign_accuracy",
     "torso_frame",
     "torso_rotation_error_deg",
+    "depth_split",
 ]
 
 
@@ -123,6 +124,38 @@ def torso_rotation_error_deg(pred: np.ndarray, gt: np.ndarray, names: tuple[str,
     P, G = torso_frame(pred, names), torso_frame(gt, names)
     c = (np.einsum("bij,bij->b", P, G) - 1) / 2  # trace(P G^T) = 1 + 2 cos(angle)
     return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def depth_split(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> dict[str, np.ndarray]:
+    """Where a 3D prediction's error lies: in the image plane or in depth. (B, N, 3) joints in the camera
+    frame (x, y in the image plane, z along the view) -> (B,) in metres:
+
+    * ``"whole"``: PA-MPJPE;
+    * ``"plane"`` and ``"depth"``: after the Procrustes alignment, the mean over joints of the residual's
+      x, y length and of its z size (per joint, the two legs of the error);
+    * ``"true_plane"``: PA-MPJPE of the true x, y with the predicted depths (what is left when the image
+      plane is perfect);
+    * ``"flat"``: PA-MPJPE of the true x, y with every joint at the root's depth (what the image plane
+      alone gives, knowing nothing of depth).
+
+    For the mixed skeletons both are centred on ``root`` and the prediction is scaled so that its x, y
+    spread as far from the root as the truth's (the image plane fixes a body's scale; depths do not)."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 3:
+        raise ValueError(f"depth_split: expected two (B, N, 3) arrays of one shape, got {pred.shape} and {gt.shape}")
+    r = procrustes_align(pred, gt) - gt
+    g = gt - gt[:, root : root + 1]
+    p = pred - pred[:, root : root + 1]
+    scale = np.sqrt((g[..., :2] ** 2).sum((1, 2)) / (p[..., :2] ** 2).sum((1, 2)).clip(1e-18))
+    flat = g.copy()
+    flat[..., 2] = 0.0
+    return {
+        "whole": np.linalg.norm(r, axis=-1).mean(-1),
+        "plane": np.linalg.norm(r[..., :2], axis=-1).mean(-1),
+        "depth": np.abs(r[..., 2]).mean(-1),
+        "true_plane": pa_error(np.concatenate([g[..., :2], scale[:, None, None] * p[..., 2:]], -1), g),
+        "flat": pa_error(flat, g),
+    }
 
 
 def pixel_error(points_px: np.ndarray, annotated_px: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:

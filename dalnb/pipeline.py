@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m dalnb.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--preset", default="small", choices=["tiny", "small", "full"])
+    ap.add_argument("--preset", default="small", choices=["tiny", "small", "cpu", "full"])
     ap.add_argument("--run-dir", default=None, help="default: runs/<preset>")
     ap.add_argument("--reports", default=None, help="default: reports/")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")

@@ -32,8 +32,7 @@ from dalnb import rotations as rot
 from dalnb.backbones import make_backbone
 from dalnb.body import skeleton as sk
 from dalnb.body.camera import FACING_CAMERA, project
-from dalnb.keypoint_head import KeypointHead, soft_argmax
-from dalnb.mesh_io import mirror_vertex_map
+from dalnb.keypoint_head import KeypointHead, heatmap_loss, soft_argmax, surface_loss, surface_targets
 
 __all__ = [
     "RegressorConfig",
@@ -44,12 +43,12 @@ __all__ = [
     "params_to_body",
     "regressor_loss",
     "images_to_tensor",
-    "mirror_params",
-    "Mirror",
     "mean_target",
 ]
 
 N_JOINTS = len(sk.JOINT_NAMES)  # 24
+POOLS = ("mean", "grid")
+GRID, GRID_CHANNELS = 3, 64  # the "grid" pool: 3 x 3 cells of 64 channels
 
 
 @dataclass
@@ -57,6 +56,9 @@ class RegressorConfig:
     backbone: str = "resnet18"  # backbones.BACKBONES: resnet18 | resnet34 | resnet50 | efficientnet_lite0 (ImageNet)
     image_size: int = 96
     refine_steps: int = 3  # residual refinements of the mean parameters
+    # how the parameter head reads the backbone's last map: "mean" (global average, as HMR) or "grid" (a 1x1
+    # convolution to 64 channels averaged onto a 3 x 3 grid and flattened: where each feature sits in the crop)
+    pool: str = "mean"
     hidden: int = 1024
     weights_path: str | None = None  # a local ImageNet file for a ResNet backbone
     w_params: float = 1.0
@@ -80,6 +82,10 @@ class RegressorConfig:
     # crop's normalised frame) trained on the 2D annotations and given to the parameter head beside the pooled features
     keypoint_head: bool = True
     w_keypoints2d: float = 1.0  # smooth-L1 of the soft-argmax keypoints against the annotated ones
+    w_heatmap: float = 0.0  # KL from a Gaussian at each annotated keypoint to its heatmap (keypoint_head.heatmap_loss)
+    # a surface head (keypoint_head.surface_loss): each cell's rest-template point, trained at the dense
+    # correspondences' pixels; 0: no such head
+    w_surface: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,58 +154,6 @@ def fits_to_params(
     return Prediction(q, torch.log(segment_scales.float()), rotation.float().reshape(-1, 9), cam.float())
 
 
-def mirror_params(params: torch.Tensor) -> torch.Tensor:
-    """(B, D) parameters -> those of the same body mirrored in the image (x -> -x), with
-    M = diag(-1, 1, 1): each joint takes its mirror joint's rotation M R M (quaternion
-    (x, y, z, w) -> (x, -y, -z, w)) and segment scales, the global rotation becomes M R M and the
-    camera's tx (crop-centred) changes sign. Exact for a template symmetric about x = 0."""
-    p = Prediction.from_flat(params)
-    jm = torch.as_tensor(sk.mirror_index(), device=params.device)
-    flip = torch.tensor([1.0, -1.0, -1.0, 1.0], device=params.device, dtype=params.dtype)
-    quat = p.quat[:, jm[1:] - 1] * flip
-    M = torch.diag(torch.tensor([-1.0, 1.0, 1.0], device=params.device, dtype=params.dtype))
-    rot9 = (M @ p.rot9.reshape(-1, 3, 3) @ M).reshape(-1, 9)
-    cam = p.camera * torch.tensor([1.0, -1.0, 1.0], device=params.device, dtype=params.dtype)
-    return Prediction(quat, p.log_scales[:, jm], rot9, cam).flat()
-
-
-@dataclass
-class Mirror:
-    """What mirroring a training batch needs: the template's vertex map and the COCO-17 swap."""
-
-    vertex_map: torch.Tensor  # (V,)
-    keypoint_map: torch.Tensor  # (17,)
-
-    @classmethod
-    def of(cls, body) -> Mirror:
-        return cls(torch.as_tensor(mirror_vertex_map(body.data.vertices)), torch.as_tensor(sk.mirror_index(sk.COCO17)))
-
-    def batch(
-        self,
-        images: torch.Tensor,
-        target: torch.Tensor | None,
-        dense_vertex: torch.Tensor,
-        dense_xy: torch.Tensor,
-        keypoints: torch.Tensor,
-        which: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Mirror the samples where ``which`` (B,) is true: images (B, C, S, S) flipped left to
-        right, targets by ``mirror_params``, dense points (crop-normalised xy, centred) x -> -x on
-        the mirror vertex, keypoints (B, 17, 3) x -> -x with left and right swapped."""
-        w = which.to(images.device)
-        images = torch.where(w[:, None, None, None], images.flip(-1), images)
-        if target is not None:
-            target = torch.where(w[:, None], mirror_params(target), target)
-        sign = torch.tensor([-1.0, 1.0], device=dense_xy.device, dtype=dense_xy.dtype)
-        dense_vertex = torch.where(w[:, None], self.vertex_map.to(dense_vertex.device)[dense_vertex], dense_vertex)
-        dense_xy = torch.where(w[:, None, None], dense_xy * sign, dense_xy)
-        kp_m = keypoints[:, self.keypoint_map.to(keypoints.device)] * torch.tensor(
-            [-1.0, 1.0, 1.0], device=keypoints.device, dtype=keypoints.dtype
-        )
-        keypoints = torch.where(w[:, None, None], kp_m, keypoints)
-        return images, target, dense_vertex, dense_xy, keypoints
-
-
 def params_to_body(body, p: Prediction, vertex_ids: torch.Tensor | None = None):
     """Body output (camera frame up to translation) of decoded parameters."""
     return body(p.pose(), segment_scales=p.log_scales.exp(), rotation=p.rotation(), vertex_ids=vertex_ids)
@@ -235,10 +189,17 @@ class Regressor(nn.Module):
         self.backbone = make_backbone(self.cfg.backbone, self.cfg.weights_path)
         c8, c16, feat = self.backbone.channels
         D = LAYOUT.dim
+        if self.cfg.pool not in POOLS:
+            raise ValueError(f"RegressorConfig.pool: expected one of {POOLS}, got {self.cfg.pool!r}")
+        self.grid = None
+        if self.cfg.pool == "grid":
+            self.grid = nn.Sequential(nn.Conv2d(feat, GRID_CHANNELS, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(GRID))
+            feat = GRID_CHANNELS * GRID * GRID
         self.keypoints = None
         if self.cfg.keypoint_head:
             self.keypoints = KeypointHead(c8, c16)
             feat += 2 * len(sk.COCO17)
+        self.surface = KeypointHead(c8, c16, k=3) if self.cfg.w_surface else None
         self.head = nn.Sequential(
             nn.Linear(feat + D, self.cfg.hidden),
             nn.ReLU(),
@@ -257,23 +218,33 @@ class Regressor(nn.Module):
         """Start the head from the mean of the given targets (B, D) (``mean_target``)."""
         self.mean.copy_(mean_target(params).to(self.mean))
 
-    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pooled backbone features (B, F) and, with the keypoint head, soft-argmax keypoints (B, 17, 2)."""
+    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Pooled backbone features (B, F) (with the keypoint head, its soft-argmax keypoints appended)
+        and the 2D heads' outputs: ``keypoints`` (B, 17, 2), ``heatmaps`` (B, 17, S/8, S/8),
+        ``surface`` (B, 3, S/8, S/8), those the regressor has."""
         f8, f16, f32 = self.backbone(x)
-        f = f32.mean((2, 3))
+        f = f32.mean((2, 3)) if self.grid is None else self.grid(f32).flatten(1)
+        aux: dict[str, torch.Tensor] = {}
+        if self.surface is not None:
+            aux["surface"] = self.surface(f8, f16)
         if self.keypoints is None:
-            return f, None
-        kp = soft_argmax(self.keypoints(f8, f16))
-        return torch.cat([f, 2 * kp.reshape(len(kp), -1).to(f.dtype)], 1), kp
+            return f, aux
+        aux["heatmaps"] = self.keypoints(f8, f16)
+        aux["keypoints"] = kp = soft_argmax(aux["heatmaps"])
+        return torch.cat([f, 2 * kp.reshape(len(kp), -1).to(f.dtype)], 1), aux
 
-    def forward(self, images: torch.Tensor, keypoints: bool = False):
+    def forward(self, images: torch.Tensor, keypoints: bool = False, aux: bool = False):
+        """(B, D) parameters; with ``keypoints`` also the soft-argmax keypoints ``(x, kp)``; with ``aux``
+        every 2D head's output ``(x, {name: tensor})`` (``_features``)."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images: expected (B, 3, H, W), got {tuple(images.shape)}")
-        f, kp = self._features((images - self.pixel_mean) / self.pixel_std)
+        f, heads = self._features((images - self.pixel_mean) / self.pixel_std)
         x = self.mean[None].expand(images.shape[0], -1)
         for _ in range(self.cfg.refine_steps):
             x = x + self.head(torch.cat([f, x], 1)).float()
-        return (x, kp) if keypoints else x
+        if aux:
+            return x, heads
+        return (x, heads.get("keypoints")) if keypoints else x
 
 
 def images_to_tensor(images: np.ndarray | list) -> torch.Tensor:
@@ -296,6 +267,8 @@ def regressor_loss(
     kp_reg: torch.Tensor,
     cfg: RegressorConfig,
     keypoints2d: torch.Tensor | None = None,
+    heatmaps: torch.Tensor | None = None,
+    surface: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-term batch means.
 
@@ -313,6 +286,10 @@ def regressor_loss(
     * quat_norm: (|q| - 1)^2 keeps raw quaternions near the unit sphere.
     * keypoints2d: with the keypoint head's soft-argmax ``keypoints2d`` (B, 17, 2), smooth-L1
       (beta 0.02) against the annotated keypoints, weighted by their confidence.
+    * heatmap: with the keypoint head's logits ``heatmaps`` (B, 17, h, w), ``keypoint_head.heatmap_loss``
+      against the annotated keypoints.
+    * surface: with the surface head's maps ``surface`` (B, 3, h, w), ``keypoint_head.surface_loss`` at
+      the dense points against the rest template's points.
 
     Shapes: pred/target (B, D); dense_vertex (B, P) int; dense_xy (B, P, 2); dense_w (B, P);
     keypoints (B, 17, 3) normalised (x, y, confidence).
@@ -351,7 +328,13 @@ def regressor_loss(
     if keypoints2d is not None:
         e = F.smooth_l1_loss(keypoints2d.float(), keypoints[..., :2], beta=0.02, reduction="none").sum(-1)
         T["keypoints2d"] = (e * c).sum() / c.sum().clamp_min(1)
+    if heatmaps is not None:
+        T["heatmap"] = heatmap_loss(heatmaps, keypoints)
+    if surface is not None:
+        T["surface"] = surface_loss(surface, dense_xy, dense_vertex, dense_w, surface_targets(body.v_template))
     w = {
+        "surface": cfg.w_surface,
+        "heatmap": cfg.w_heatmap,
         "keypoints2d": cfg.w_keypoints2d,
         "params": cfg.w_params,
         "dense": cfg.w_dense,

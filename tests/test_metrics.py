@@ -45,6 +45,27 @@ def test_mpjpe_hand_made_and_rescaling():
         M.mpjpe(gt[:, :5], gt)
 
 
+def test_depth_split_puts_an_error_where_it_was_made():
+    rng = np.random.default_rng(5)
+    gt = rng.normal(size=(3, 17, 3)) * 0.3
+    depth_wrong = gt.copy()
+    depth_wrong[:, 1:, 2] += rng.normal(size=(3, 16)) * 0.05
+    s = M.depth_split(depth_wrong * 1.2 + 2.0, gt)  # another scale and place: the same split
+    assert (s["depth"] > 2 * s["plane"]).all() and (s["true_plane"] > 0.01).all()
+    np.testing.assert_allclose(s["whole"], M.pa_mpjpe(depth_wrong, gt), rtol=1e-9)
+    parts = np.hypot(s["plane"], s["depth"])  # per joint, the two parts are the legs of the error
+    assert (parts <= s["whole"] + 1e-12).all() and (s["whole"] <= s["plane"] + s["depth"] + 1e-12).all()
+    plane_wrong = gt.copy()
+    plane_wrong[:, 1:, :2] = gt[:, [4, 5, 6, 1, 2, 3, *range(7, 17)], :2]  # two legs' places swapped
+    s = M.depth_split(plane_wrong, gt)
+    assert (s["plane"] > 2 * s["depth"]).all() and (s["true_plane"] < 1e-9).all()
+    flat = gt.copy()
+    flat[..., 2] = gt[:, :1, 2]
+    np.testing.assert_allclose(M.depth_split(flat, gt)["flat"], M.pa_mpjpe(flat, gt), atol=1e-9)
+    with pytest.raises(ValueError, match="expected two"):
+        M.depth_split(gt[..., :2], gt[..., :2])
+
+
 def test_pixel_error_with_padding():
     a = np.zeros((1, 3, 2))
     b = np.array([[[3.0, 4.0], [0, 0], [100, 100]]])

@@ -14,13 +14,11 @@ from dalnb.data.synth import SynthConfig, make_samples
 from dalnb.fitting import RegistrationConfig, register
 from dalnb.regressor import (
     LAYOUT,
-    Mirror,
     Prediction,
     Regressor,
     RegressorConfig,
     fits_to_params,
     mean_params,
-    mirror_params,
     params_to_body,
     regressor_loss,
 )
@@ -35,6 +33,7 @@ from dalnb.training import (
     run_rounds,
     train_regressor,
 )
+from dalnb.training.augment import Mirror, mirror_params
 
 S = 48
 

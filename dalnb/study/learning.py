@@ -7,26 +7,43 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["records", "variant", "table", "figure", "findings"]
+__all__ = ["records", "variant", "table", "figure", "findings", "split_table", "split_findings"]
 
 EPOCHS = 15  # the curve's training length; records of other lengths stand in the table
-KNOBS = ["backbone", "image_size", "keypoint_head", "front_cues", "mirror", "n_train", "epochs", "seed"]
+# the bench's knobs and their values where a record predates a knob
+DEFAULTS = {"lr": 3e-4, "pool": "mean", "w_heatmap": 0.0, "w_keypoints": 1.0, "w_surface": 0.0, "turn_deg": 0.0}
+DEFAULTS |= {"turn_scale": 0.0}
+KNOBS = ["backbone", "image_size", "keypoint_head", "front_cues", "mirror", *DEFAULTS, "n_train", "epochs", "seed"]
+SPLIT = {
+    "pa_plane_mm": "residual in the image plane",
+    "pa_depth_mm": "residual in depth",
+    "pa_true_plane_mm": "PA-MPJPE, true image plane + its depths",
+    "pa_flat_mm": "PA-MPJPE, true image plane flat",
+}
 
 
 def variant(r: pd.Series) -> str:
     """A record's learner in words, e.g. 'resnet18 96 px + keypoint head + front cues, mirrored'."""
     parts = [f"{r['backbone']} {int(r['image_size'])} px"]
     parts += ["keypoint head"] * bool(r["keypoint_head"]) + ["front cues"] * bool(r["front_cues"])
+    parts += [f"heatmap loss {r['w_heatmap']:g}"] * bool(r["w_heatmap"])
+    parts += [f"surface head {r['w_surface']:g}"] * bool(r["w_surface"])
+    parts += [f"turned +-{r['turn_deg']:g} deg"] * bool(r["turn_deg"])
+    parts += ["grid pool"] * (r["pool"] != "mean") + [f"lr {r['lr']:g}"] * (r["lr"] != DEFAULTS["lr"])
+    parts += [f"mesh keypoints x{r['w_keypoints']:g}"] * (r["w_keypoints"] != DEFAULTS["w_keypoints"])
     return " + ".join(parts) + (", mirrored" if r["mirror"] else "")
 
 
 def records(machine: str | None = None) -> pd.DataFrame:
     """The newest record of each grid point (per machine), with its variant named."""
-    from dalnb.records import records_frame
+    from dalnb.records import newest_rows, records_frame
 
-    df = records_frame("learning", newest=tuple(KNOBS))
+    df = records_frame("learning")
     if not len(df):
         return df
+    for k, v in DEFAULTS.items():
+        df[k] = df[k].fillna(v) if k in df else v
+    df = newest_rows(df, KNOBS)
     if machine is not None:
         df = df[df["machine"] == machine].copy()
     df["variant"] = df.apply(variant, axis=1)
@@ -104,4 +121,41 @@ def findings(df: pd.DataFrame) -> str:
         )
     return " ".join(out) + (
         "\n\nThe other points, beside the reference at the same renders:\n\n" + "\n".join(items) if items else ""
+    )
+
+
+def split_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Where each learner's test PA-MPJPE lies (records that measured it, ``metrics.depth_split``): the
+    aligned residual's image-plane and depth parts, the PA-MPJPE with the true image plane and the
+    predicted depths, and with the true image plane flat (what the image plane alone gives), with the
+    keypoint head's own 2D error and the mesh's keypoints' (pixels of the crop)."""
+    have = df[df["pa_plane_mm"].notna()] if "pa_plane_mm" in df else df.iloc[:0]
+    cols = ["variant", "train_bodies", "epochs", "pa_mpjpe_mm", *SPLIT, "keypoint_head_err_px", "keypoint_err_px"]
+    names = {k: f"{v} (mm)" for k, v in SPLIT.items()} | {"pa_mpjpe_mm": "PA-MPJPE (mm)"}
+    names |= {"keypoint_head_err_px": "keypoint head (px)", "keypoint_err_px": "mesh keypoints (px)"}
+    return have.reindex(columns=cols).rename(columns=names).reset_index(drop=True)
+
+
+def split_findings(df: pd.DataFrame) -> str:
+    """The split in sentences for the learner with the lowest test PA-MPJPE among those measured."""
+    t = df[df["pa_plane_mm"].notna()] if "pa_plane_mm" in df else df.iloc[:0]
+    if not len(t):
+        return "No record measured where the error lies: python -m dalnb.bench learning --record."
+    r = t.loc[t["pa_mpjpe_mm"].idxmin()]
+    per_axis = r["pa_plane_mm"] / 2**0.5  # the image plane has two axes, depth one
+    ratio = r["pa_depth_mm"] / per_axis
+    where = (
+        "depth more than the image plane"
+        if ratio > 1.15
+        else "the image plane more than depth"
+        if ratio < 1 / 1.15
+        else "about as much along each image axis as in depth"
+    )
+    return (
+        f"**{r['variant']}** ({r['train_bodies']} bodies, {r['epochs']} epochs): PA-MPJPE {r['pa_mpjpe_mm']:.1f} mm. "
+        f"After the alignment a joint is off by {r['pa_plane_mm']:.1f} mm in the image plane ({per_axis:.1f} mm per "
+        f"axis) and {r['pa_depth_mm']:.1f} mm in depth: the error lies {where}. With the true image plane and "
+        f"its own depths it would score {r['pa_true_plane_mm']:.1f} mm; the true image plane alone, flat, "
+        f"{r['pa_flat_mm']:.1f} mm. Its keypoint head's keypoints are {r['keypoint_head_err_px']:.1f} px from the "
+        f"annotations in a {int(r['image_size'])}-px crop ({r['keypoint_err_px']:.1f} px for the mesh's keypoints)."
     )

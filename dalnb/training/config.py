@@ -21,9 +21,13 @@ class TrainConfig:
     device: str | None = None
     bf16: bool = True  # autocast on GPU
     flip_jitter_px: float = 0.0  # random translation of the crop (pixels, applied to targets too)
-    # probability of training on a sample's mirror image (image, annotations and targets; regressor.Mirror): twice the
-    # bodies for the same renders (bench learning: the true-parameter ceiling, benchmarks/learning.jsonl)
+    # probability of training on a sample's mirror image (image, annotations and targets; training.augment.Mirror):
+    # twice the bodies for the same renders (bench learning: the true-parameter ceiling, benchmarks/learning.jsonl)
     mirror: float = 0.5
+    # in-plane augmentation (training.augment.Turn): each training image turned by up to this many degrees
+    # about the crop's centre and scaled by up to 1 +- turn_scale, annotations and targets alike; 0: off
+    turn_deg: float = 0.0
+    turn_scale: float = 0.0
 
 
 @dataclass

@@ -119,6 +119,39 @@ def fit_error(body, fits: FitResult, samples: list[dict]) -> float:
     return float(np.median(pa_mpjpe(H, gt)) * 1000)
 
 
+def error_split(body, fits: FitResult, samples: list[dict]) -> dict[str, float]:
+    """Where the error of fits or predictions lies (``metrics.depth_split``), means in mm on samples with
+    ground truth: ``whole`` (PA-MPJPE), ``plane`` and ``depth`` (the aligned residual's parts),
+    ``true_plane`` (the true x, y with its depths) and ``flat`` (the true x, y at one depth); NaN
+    without truth."""
+    from dalnb.metrics import depth_split
+
+    keys = ("whole", "plane", "depth", "true_plane", "flat")
+    if not samples or not all("joints3d" in s for s in samples):
+        return dict.fromkeys(keys, float("nan"))
+    H = body.keypoints(fits.vertices, "h36m17").numpy()
+    split = depth_split(H, np.stack([s["joints3d"] for s in samples]))
+    return {k: float(split[k].mean() * 1000) for k in keys}
+
+
+@torch.no_grad()
+def keypoint_head_error(model: Regressor, data: TrainSet, batch: int = 256) -> float:
+    """Mean distance (pixels of the crop) between the keypoint head's soft-argmax keypoints and the
+    annotated ones (confidence > 0); NaN for a regressor without the head."""
+    if model.keypoints is None:
+        return float("nan")
+    dev = next(model.parameters()).device
+    model.eval()
+    total, count = 0.0, 0
+    for a in range(0, len(data), batch):
+        _, kp = model(data.images[a : a + batch].to(dev).float() / 255, keypoints=True)
+        ann = data.keypoints[a : a + batch].to(dev)
+        seen = ann[..., 2] > 0
+        total += float(((kp.float() - ann[..., :2]).norm(dim=-1) * data.sizes[a : a + batch, None].to(dev))[seen].sum())
+        count += int(seen.sum())
+    return total / max(count, 1) if count else float("nan")
+
+
 def mean_pose_error(body, targets: torch.Tensor, samples: list[dict]) -> float:
     """Mean PA-MPJPE (mm) on ``samples`` of one body for all: the mean pose and segment scales
     of the training targets (N, D) (``regressor.mean_target``, where the regressor starts). A

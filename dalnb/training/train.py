@@ -15,10 +15,10 @@ from dalnb import distributed
 from dalnb.body import skeleton as sk
 from dalnb.io import atomic_torch_save
 from dalnb.regressor import (
-    Mirror,
     Regressor,
     regressor_loss,
 )
+from dalnb.training.augment import Mirror, Turn
 from dalnb.training.config import TrainConfig
 from dalnb.training.trainset import TrainSet
 
@@ -54,14 +54,17 @@ def _cosine(opt, total_steps: int, state: dict | None):
     return sched
 
 
-def epoch_order(cfg: TrainConfig, epoch: int, n: int, steps: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """This rank's (steps, batch) sample indices of an epoch and which of them are mirrored, drawn
-    from the epoch's seed before the loop, so that a resumed run draws the same."""
+def epoch_order(cfg: TrainConfig, epoch: int, n: int, steps: int, batch: int, turn: Turn | None = None) -> dict:
+    """This rank's (steps, batch) sample indices of an epoch (``order``), which of them are mirrored
+    (``flips``) and, with ``turn``, their in-plane turn and scale (``angle``, ``factor``), drawn from the
+    epoch's seed before the loop, so that a resumed run draws the same."""
     rank, world = distributed.rank_world()
     g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
     perm = torch.randperm(n, generator=g)[: steps * batch * world]
-    flips = torch.rand(perm.shape, generator=g) < cfg.mirror
-    return perm.reshape(steps, world, batch)[:, rank], flips.reshape(steps, world, batch)[:, rank]
+    out = {"order": perm, "flips": torch.rand(perm.shape, generator=g) < cfg.mirror}
+    if turn is not None:
+        out["angle"], out["factor"] = turn.draw(perm.shape, g)
+    return {k: v.reshape(steps, world, batch)[:, rank] for k, v in out.items()}
 
 
 @dataclass
@@ -74,27 +77,34 @@ class _Trainer:
     data: TrainSet
     targets: torch.Tensor | None
     mirror: Mirror | None
+    turn: Turn | None
     support: torch.Tensor
     kp_reg: torch.Tensor
     dev: torch.device
     autocast: bool
 
-    def losses(self, idx: torch.Tensor, flip: torch.Tensor, where: str) -> dict[str, torch.Tensor]:
-        """The loss terms on samples ``idx`` (those in ``flip`` mirrored); a non-finite prediction or
+    def losses(self, idx: torch.Tensor, draw: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
+        """The loss terms on samples ``idx``, augmented as ``draw`` says (``epoch_order``'s step: those in
+        ``flips`` mirrored, each turned and scaled by ``angle`` and ``factor``); a non-finite prediction or
         loss stops training with ``where`` in the message, before any update."""
         d, dev = self.data, self.dev
         img = d.images[idx].to(dev, non_blocking=True).float() / 255
         tgt = None if self.targets is None else self.targets[idx].to(dev)
         dv, dxy, kp = d.dense_vertex[idx].to(dev), d.dense_xy[idx].to(dev), d.keypoints[idx].to(dev)
+        w = d.dense_w[idx].to(dev)
         if self.mirror is not None:
-            img, tgt, dv, dxy, kp = self.mirror.batch(img, tgt, dv, dxy, kp, flip.to(dev))
+            img, tgt, dv, dxy, kp = self.mirror.batch(img, tgt, dv, dxy, kp, draw["flips"].to(dev))
+        if self.turn is not None:
+            img, tgt, dxy, w, kp = self.turn.batch(img, tgt, dxy, w, kp, draw["angle"], draw["factor"])
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.autocast):
-            pred, kp2d = self.net(img, keypoints=True) if self.model.keypoints is not None else (self.net(img), None)
+            pred, heads = self.net(img, aux=True)
         if not torch.isfinite(pred).all():
             raise FloatingPointError(f"{where}: non-finite prediction; no update or checkpoint was written")
-        w = d.dense_w[idx].to(dev)
+        cfg = self.model.cfg
         T = regressor_loss(
-            self.body, pred.float(), tgt, dv, dxy, w, kp, self.support, self.kp_reg, self.model.cfg, kp2d
+            *(self.body, pred.float(), tgt, dv, dxy, w, kp, self.support, self.kp_reg, cfg, heads.get("keypoints")),
+            heatmaps=heads.get("heatmaps") if cfg.w_heatmap else None,
+            surface=heads.get("surface"),
         )
         if not torch.isfinite(T["total"]):
             raise FloatingPointError(
@@ -103,12 +113,13 @@ class _Trainer:
             )
         return T
 
-    def epoch(self, batches, flips: torch.Tensor, opt, sched, where: str) -> dict[str, float]:
-        """One pass over ``batches`` (sample indices per step): an AdamW step on each (gradients
-        clipped at norm 10), the schedule stepped; returns each loss term's sum over the steps."""
+    def epoch(self, batches, draws: dict[str, torch.Tensor], opt, sched, where: str) -> dict[str, float]:
+        """One pass over ``batches`` (sample indices per step; ``draws`` their augmentation, per step):
+        an AdamW step on each (gradients clipped at norm 10), the schedule stepped; returns each loss
+        term's sum over the steps."""
         sums: dict[str, float] = {}
         for step, idx in enumerate(batches):
-            T = self.losses(idx, flips[step], f"{where}, step {step}")
+            T = self.losses(idx, {k: v[step] for k, v in draws.items()}, f"{where}, step {step}")
             opt.zero_grad(set_to_none=True)
             T["total"].backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
@@ -156,6 +167,7 @@ def train_regressor(
     net = _parallel(model, dev) if world > 1 else model
     support, kp_reg = _kp_support(body)
     mirror = Mirror.of(body) if cfg.mirror > 0 else None
+    turn = Turn.of(cfg.turn_deg, cfg.turn_scale, body)
     trainer = _Trainer(
         net,
         model,
@@ -163,6 +175,7 @@ def train_regressor(
         data,
         targets,
         mirror,
+        turn,
         support.to(dev),
         kp_reg.to(dev),
         dev,
@@ -174,10 +187,11 @@ def train_regressor(
     sched = _cosine(opt, cfg.epochs * steps, state)
     for epoch in range(start, cfg.epochs):
         model.train()
-        mine, mine_flip = epoch_order(cfg, epoch, N, steps, batch)
-        bar = tqdm(mine, desc=f"{tag} epoch {epoch + 1}/{cfg.epochs}", show=progress and rank == 0, leave=False)
-        sums = trainer.epoch(bar, mine_flip, opt, sched, f"{tag or 'regressor'}: epoch {epoch + 1}")
-        history.append({"epoch": epoch + 1, **{k: v / len(mine) for k, v in sums.items()}})
+        draws = epoch_order(cfg, epoch, N, steps, batch, turn)
+        order = draws.pop("order")
+        bar = tqdm(order, desc=f"{tag} epoch {epoch + 1}/{cfg.epochs}", show=progress and rank == 0, leave=False)
+        sums = trainer.epoch(bar, draws, opt, sched, f"{tag or 'regressor'}: epoch {epoch + 1}")
+        history.append({"epoch": epoch + 1, **{k: v / len(order) for k, v in sums.items()}})
         distributed.broadcast_buffers(model)  # BatchNorm statistics are per rank: every rank takes rank 0's
         if ckpt is not None and rank == 0:
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
