@@ -219,6 +219,23 @@ def test_learning_findings_give_the_slope_per_tripling_and_each_point_beside_the
     text = learning.findings(pd.concat([df, pd.DataFrame([other])]))
     assert "-6.0 mm per tripling" in text and "91.0 mm (-3.0 against the reference" in text
     assert learning.findings(df.assign(epochs=30)) == "No record at the curve's training length."
+    again = df.assign(pa_repeats=["100.0", "93.0, 94.0", "88.0"])
+    assert "scored 93.0, 94.0 mm: differences of that size" in learning.findings(again)
+
+
+def test_learning_split_findings_say_where_the_error_lies():
+    import pandas as pd
+
+    from dalnb.study import learning
+
+    row = dict(variant="ref", train_bodies=900, epochs=15, image_size=96, pa_mpjpe_mm=80.0, pa_true_plane_mm=70.0)
+    row |= dict(pa_flat_mm=93.0, keypoint_head_err_px=5.0, keypoint_err_px=6.0)
+    even = pd.DataFrame([dict(row, pa_plane_mm=60.0, pa_depth_mm=44.0)])  # 42.4 mm per image axis
+    assert "about as much along each image axis as in depth" in learning.split_findings(even)
+    deep = pd.DataFrame([dict(row, pa_plane_mm=40.0, pa_depth_mm=60.0)])
+    assert "depth more than the image plane" in learning.split_findings(deep)
+    assert list(learning.split_table(deep).columns)[3] == "PA-MPJPE (mm)"
+    assert learning.split_findings(deep.drop(columns="pa_plane_mm")).startswith("No record measured")
 
 
 def test_bench_rounds_runs_the_study_presets_with_its_overrides():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dalnb.pipeline import NOTEBOOKS, PipelineError, list_notebooks, run_pipeline
+from dalnb.pipeline import NOTEBOOKS, REFERENCE_PRESET, PipelineError, list_notebooks, run_pipeline
 
 NBS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
@@ -393,7 +393,7 @@ def test_mesh_view_renders_offline_in_the_report(tiny_chain):
 def test_reference_study_renders_offline():
     """The committed reference study: its index links every notebook, every page stands alone
     offline (``check_reports_offline``), and the evaluation report's 3D view rotates."""
-    ref = Path(__file__).resolve().parents[1] / "reports" / "reference-small-cpu"
+    ref = Path(__file__).resolve().parents[1] / "reports" / f"reference-{REFERENCE_PRESET}"
     if not (ref / "index.html").exists():
         pytest.skip("no reference study in reports/")
     index = (ref / "index.html").read_text()
@@ -422,7 +422,7 @@ def test_readme_results_equal_the_reference_run():
     from dalnb.claims import Claim, count_verdicts
     from dalnb.report.readme import BEGIN, END, results_block
 
-    ref = Path(__file__).resolve().parents[1] / "reports" / "reference-small-cpu"
+    ref = Path(__file__).resolve().parents[1] / "reports" / f"reference-{REFERENCE_PRESET}"
     readme = (ref.parents[1] / "README.md").read_text()
     block = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert block == results_block(ref).strip()

@@ -34,16 +34,29 @@ def variant(r: pd.Series) -> str:
     return " + ".join(parts) + (", mirrored" if r["mirror"] else "")
 
 
-def records(machine: str | None = None) -> pd.DataFrame:
-    """The newest record of each grid point (per machine), with its variant named."""
-    from dalnb.records import newest_rows, records_frame
+def _all_records() -> pd.DataFrame:
+    """Every record, a knob a record predates set to its value then (``DEFAULTS``)."""
+    from dalnb.records import records_frame
 
     df = records_frame("learning")
+    for k, v in DEFAULTS.items():
+        if len(df):
+            df[k] = df[k].fillna(v) if k in df else v
+    return df
+
+
+def records(machine: str | None = None) -> pd.DataFrame:
+    """The newest record of each grid point (per machine), with its variant named and ``pa_repeats``: the
+    test PA-MPJPE of every record of that point, oldest first (a point run again shows its spread)."""
+    from dalnb.records import newest_rows
+
+    df = _all_records()
     if not len(df):
         return df
-    for k, v in DEFAULTS.items():
-        df[k] = df[k].fillna(v) if k in df else v
-    df = newest_rows(df, KNOBS)
+    repeats = df.groupby([df[k].astype(str) for k in [*KNOBS, "machine"]])["pa_mpjpe_mm"].transform(
+        lambda v: ", ".join(f"{x:.1f}" for x in v)
+    )
+    df = newest_rows(df.assign(pa_repeats=repeats), KNOBS)
     if machine is not None:
         df = df[df["machine"] == machine].copy()
     df["variant"] = df.apply(variant, axis=1)
@@ -64,7 +77,8 @@ def figure(df: pd.DataFrame):
     is off by more than 90 degrees, against the training bodies, one line per learner (``EPOCHS`` epochs)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    n = df[df["epochs"] == EPOCHS]["variant"].nunique()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8 + 0.17 * ((n + 1) // 2)))
     for i, (name, g) in enumerate(df[df["epochs"] == EPOCHS].groupby("variant")):
         c = f"C{i}"
         axes[0].plot(g["train_bodies"], g["pa_mpjpe_mm"], "o-", color=c, label=name)
@@ -79,9 +93,11 @@ def figure(df: pd.DataFrame):
         ax.set(xscale="log", xlabel="training bodies (true parameters)")
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = (len(labels) + 1) // 2
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle("The regressor's learning curve: trained on true parameters, tested on held-out anny bodies")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.045 * rows, 1, 1))  # the legend below the panels, clear of the lines
     return fig
 
 
@@ -118,6 +134,12 @@ def findings(df: pd.DataFrame) -> str:
             f"({r.pa_mpjpe_mm - b.pa_mpjpe_mm:+.1f} against the reference; training bodies "
             f"{r.train_pa_mpjpe_mm:.1f} mm), heading off > 90 deg on {r.torso_rot_over_90_pct:.1f} % "
             f"(reference {b.torso_rot_over_90_pct:.1f} %)."
+        )
+    again = df[df["pa_repeats"].str.contains(",")] if "pa_repeats" in df else df.iloc[:0]
+    for r in again.itertuples():
+        out.append(
+            f"Run again with the same settings ({r.variant}, {r.epochs} epochs, {r.train_bodies} bodies), the "
+            f"learner scored {r.pa_repeats} mm: differences of that size between points are run-to-run noise."
         )
     return " ".join(out) + (
         "\n\nThe other points, beside the reference at the same renders:\n\n" + "\n".join(items) if items else ""
