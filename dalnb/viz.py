@@ -250,7 +250,7 @@ def rounds_error_figure(tab):
     hidden truth (this round's and the store's)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.6), sharex=True)
     for k, lab in (("mpjpe_mm", "MPJPE"), ("pa_mpjpe_mm", "PA-MPJPE"), ("pve_mm", "PVE")):
         (line,) = axes[0].plot(tab.index, tab[k], "o-", label=lab)
         axes[0].plot(tab.index, tab["refined_" + k], "o--", color=line.get_color(), alpha=0.6, label=lab + " refined")
@@ -265,8 +265,9 @@ def rounds_error_figure(tab):
     axes[3].plot(tab.index, tab["train_fit_pa_mpjpe_mm"], "o-", label="this round's fits")
     axes[3].plot(tab.index, tab["store_fit_pa_mpjpe_mm"], "s-", label="fit store (best so far)")
     axes[3].set(xlabel="round", ylabel="median PA-MPJPE of fits (mm)", title="Pseudo-label quality", xticks=tab.index)
-    for ax in axes:
-        ax.legend(fontsize=7)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: clear of the lines
+    for ax in axes[1:]:
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
