@@ -80,7 +80,7 @@ def bench_learning(
     from dalnb.steps import digest
     from dalnb.training import label_ceiling
     from dalnb.training.baselines import ground_truth_fits
-    from dalnb.training.predict import error_split, evaluate_model, keypoint_head_error, load_regressor
+    from dalnb.training.predict import error_split, evaluate_model, keypoint_head_error, load_regressor, predict
     from dalnb.training.rounds import regressor_path
     from dalnb.training.trainset import build_trainset
 
@@ -123,9 +123,9 @@ def bench_learning(
         keep = set(ground_truth_fits(train).sample_ids)
         seen = [s for s in train if str(s["sample_id"]) in keep][:n_test]
         fit, _, _ = evaluate_model(body, model, seen, 0, device)
-        _, pred, _ = evaluate_model(body, model, test, 0, device)
-        split = error_split(body, pred, test)
-        head_px = keypoint_head_error(model, build_trainset(test, image_size))
+        test_set = build_trainset(test, image_size)
+        split = error_split(body, predict(body, model, test_set, device=device), test)
+        head_px = keypoint_head_error(model, test_set)
     n_bodies = int(row["train_samples"])
     keys = ("pa_mpjpe_mm", "mpjpe_mm", "torso_rot_median_deg", "torso_rot_over_90_pct", "keypoint_err_px")
     rec = {

@@ -120,7 +120,7 @@ class Turn:
         R = turn_matrix(angle)
         A = factor[:, None, None] * R[:, :2, :2]  # (B, 2, 2): u' = A u
         # grid_sample reads each output pixel at A^-1 u'; its [-1, 1] frame is twice ours, a linear map alike
-        inv = torch.linalg.inv(A)
+        inv = R[:, :2, :2].transpose(1, 2) / factor[:, None, None]  # A^-1: a turn back, a scale back
         theta = torch.cat([inv, torch.zeros_like(inv[:, :, :1])], 2)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         images = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
