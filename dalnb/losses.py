@@ -17,6 +17,7 @@ __all__ = [
     "part_dense_loss",
     "keypoint_loss",
     "keypoint_depth_loss",
+    "untilted",
     "scale_smoothness_loss",
     "scale_prior_loss",
     "pose_prior_loss",
@@ -84,6 +85,20 @@ def keypoint_depth_loss(depth: torch.Tensor, target: torch.Tensor, weight: torch
     depth (B, K) camera-frame keypoint depth relative to the hip midpoint (model), target (B, K)
     the prior (e.g. the lifter's, ``keypoints_depth``), weight (B, K) (0 where unknown)."""
     return _wmean((depth - target).square(), weight)
+
+
+def untilted(residual: torch.Tensor, xy: torch.Tensor, weight: torch.Tensor, ridge: float = 1e-6) -> torch.Tensor:
+    """A depth residual free of a global tilt: r - (a x + b y + c), with (a, b, c) its weighted least-squares
+    plane over the keypoints' image-plane positions. A small rotation of the whole body about an image axis
+    adds such a plane to every depth (dz = a x + b y), so a prior on the untilted residual keeps a lifter's
+    relative depths (which limb lies in front of which) and leaves the body's tilt and heading to the image.
+
+    residual (B, K), xy (B, K, 2) camera-frame positions (metres), weight (B, K) >= 0."""
+    A = torch.cat([xy, torch.ones_like(xy[..., :1])], -1)  # (B, K, 3)
+    AtW = A.transpose(1, 2) * weight[:, None]
+    eye = torch.eye(3, dtype=A.dtype, device=A.device)
+    coef = torch.linalg.solve(AtW @ A + ridge * eye, (AtW @ residual[..., None]))  # (B, 3, 1)
+    return residual - (A @ coef)[..., 0]
 
 
 def scale_smoothness_loss(log_scales: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:

@@ -72,13 +72,14 @@ def test_geometric_losses_zero_on_the_template(template_kp):
     assert torch.allclose(rotate_y(p, torch.tensor([math.pi / 3], dtype=torch.float64)).norm(dim=-1), p.norm(dim=-1))
 
 
-def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp, ema):
     rng = np.random.default_rng(0)
     base = torch.cat([template_kp[:, :2] * 100 + 200, torch.ones(17, 1, dtype=torch.float64)], -1).numpy()
     pool = np.stack(
         [base + np.concatenate([rng.normal(0, 3, (17, 2)), np.zeros((17, 1))], 1) for _ in range(64)]
     ).astype(np.float32)
-    cfg = dict(batch=16, hidden=32, blocks=1, checkpoint_every=5, dropout=0.0)
+    cfg = dict(batch=16, hidden=32, blocks=1, checkpoint_every=5, dropout=0.0, ema=ema)
     ref = train_lifter(pool, LifterConfig(steps=10, **cfg))
     train_lifter(pool, LifterConfig(steps=5, **cfg), ckpt=tmp_path / "l.pt")  # "killed" after 5 steps
     res = train_lifter(pool, LifterConfig(steps=10, **cfg), ckpt=tmp_path / "l.pt")
@@ -88,6 +89,13 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
     assert ref.resumed_at == 0 and res.resumed_at == 5
     again = train_lifter(pool, LifterConfig(steps=10, **cfg), ckpt=tmp_path / "l.pt")  # finished: nothing left to train
     assert again.resumed_at == 10 and len(again.history["g_total"]) == 10
+    if ema:  # the averaged weights are what lifts, and what a saved lifter loads
+        from dalnb.lifter import load_lifter
+
+        st = torch.load(tmp_path / "l.pt", weights_only=False)
+        assert any(not torch.equal(a, st["G"][k]) for k, a in st["G_ema"].items() if a.is_floating_point())
+        for a, b in zip(load_lifter(tmp_path / "l.pt").gen.state_dict().values(), res.gen.state_dict().values()):
+            assert torch.equal(a, b)
 
 
 def test_test_time_flip_makes_the_lift_mirror_equivariant(template_kp):
@@ -108,3 +116,39 @@ def test_test_time_flip_makes_the_lift_mirror_equivariant(template_kp):
     assert np.allclose(lift_depths(L, mirrored), lift_depths(L, kp)[:, MIRROR], atol=1e-5)
     L.cfg = replace(L.cfg, test_flip=False)
     assert not np.allclose(lift_depths(L, mirrored), lift_depths(L, kp)[:, MIRROR], atol=1e-3)
+
+
+def test_written_depths_come_back_in_the_lifters_frame(tmp_path, template_kp):
+    """``write_depths`` stores the lifter's depths by sample_id with their frame ("untilted": 2D cannot tell
+    the lifter the body's lean or heading); ``attach_depths`` gives both back, NaN for a sample with too few
+    keypoints to lift."""
+    from dalnb.data.store import attach_depths
+    from dalnb.lifter import LIFTED_FRAME, write_depths
+
+    kp = torch.cat([template_kp[:, :2] * 100 + 200, torch.ones(17, 1, dtype=torch.float64)], -1).float().numpy()
+    L = train_lifter(np.stack([kp] * 16), LifterConfig(steps=2, batch=8, hidden=32, blocks=1))
+    few = kp.copy()
+    few[1:, 2] = 0
+    samples = [{"sample_id": "a", "keypoints2d": kp}, {"sample_id": "b", "keypoints2d": few}]
+    got = attach_depths(samples, write_depths(L, samples, tmp_path / "d.npz"))
+    assert LIFTED_FRAME == "untilted" and [s["keypoints_depth_frame"] for s in got] == ["untilted"] * 2
+    np.testing.assert_allclose(got[0]["keypoints_depth"], lift_depths(L, kp[None])[0], atol=1e-6)
+    assert np.isnan(got[1]["keypoints_depth"]).all()
+
+
+def test_lift_table_splits_by_pose_source(template_kp):
+    """The exact 3D scores 0 mm on every subset; zero depth scores the same as ``evaluate_lift`` on each
+    subset, and a subset absent from the test set has no column."""
+    from dalnb.study.lifter import evaluate_lift, lift_table
+
+    g = np.random.default_rng(0)
+    gt = template_kp.numpy()[None] + g.normal(0, 0.05, (6, 17, 3))
+    zero = gt.copy()
+    zero[..., 2] = 0
+    mask, src = np.ones((6, 17)), np.array(["mocap"] * 4 + ["limits"] * 2)
+    tab = lift_table({"exact": gt, "zero": zero}, gt, mask, src).set_index("method")
+    assert np.allclose(tab.loc["exact", ["pa_mpjpe_mm", "PA-MPJPE, mocap poses (mm)"]], 0, atol=1e-6)
+    assert np.isclose(
+        tab.loc["zero", "PA-MPJPE, joint-limit poses (mm)"], evaluate_lift(zero[4:], gt[4:], mask[4:])["pa_mpjpe_mm"]
+    )
+    assert "PA-MPJPE, joint-limit poses (mm)" not in lift_table({"zero": zero[:4]}, gt[:4], mask[:4], src[:4])

@@ -161,3 +161,24 @@ def test_nearest_points_against_scipy():
     # given the nearest samples, the coverage loss is the one it computes itself
     w = torch.ones(3, 40, dtype=torch.float64)
     assert torch.equal(L.coverage_loss(p, q, w, 0.1, near), L.coverage_loss(p, q, w, 0.1))
+
+
+def test_untilted_removes_the_weighted_plane_as_lstsq_does():
+    """``untilted`` is the residual of numpy's weighted least squares of r on [x, y, 1]; a tilt (a plane in
+    x, y) added to the residual leaves it unchanged, and weight-0 keypoints do not move the plane."""
+    g = np.random.default_rng(0)
+    xy, r = g.normal(size=(2, 17, 2)), g.normal(size=(2, 17))
+    w = (g.random((2, 17)) > 0.2) * g.uniform(0.5, 1.5, (2, 17))
+    out = L.untilted(torch.tensor(r), torch.tensor(xy), torch.tensor(w), ridge=0.0).numpy()
+    for i in range(2):
+        A = np.c_[xy[i], np.ones(17)] * np.sqrt(w[i])[:, None]
+        coef = np.linalg.lstsq(A, r[i] * np.sqrt(w[i]), rcond=None)[0]
+        np.testing.assert_allclose(out[i], r[i] - np.c_[xy[i], np.ones(17)] @ coef, atol=1e-9)
+    tilted = r + 0.7 * xy[..., 0] - 1.3 * xy[..., 1] + 0.2
+    np.testing.assert_allclose(
+        L.untilted(torch.tensor(tilted), torch.tensor(xy), torch.tensor(w)).numpy(), out, atol=1e-5
+    )
+    r2 = r.copy()
+    r2[w == 0] += 5.0  # what a missing keypoint holds changes its own entry only
+    out2 = L.untilted(torch.tensor(r2), torch.tensor(xy), torch.tensor(w), ridge=0.0).numpy()
+    np.testing.assert_allclose(out2[w > 0], out[w > 0], atol=1e-9)

@@ -269,6 +269,9 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     assert good.n == len(easy) and set(good.regimes) == set(REGIMES)
     for r, c in good.regimes.items():
         assert c.use_lifted and c.pa_mpjpe_lifted < c.pa_mpjpe_2d_only, (r, c)
+        # exact depths are camera-frame (the file does not say otherwise); taken up to a tilt they still help
+        assert c.frame == "camera" and c.other["frame"] == "untilted" and c.other["pa_mpjpe_mm"] < c.pa_mpjpe_2d_only
+    assert {"PA-MPJPE lifted, camera (mm)", "MPJPE lifted, untilted (mm)"} <= set(good.rows()[0])
     assert lifted_depth_regimes(tmp_path) == REGIMES
     bad = check_depth_prior(body, easy, tmp_path / "flipped.npz", cfg, save_to=tmp_path)
     for r, c in bad.regimes.items():
@@ -282,6 +285,9 @@ def test_depth_prior_check_keeps_depths_only_where_they_help(body, easy, tmp_pat
     assert [depth_regime(s) for s in mixed] == ["dense", "keypoints_only"]
     got = attach_lifted_depths(mixed, tmp_path / "exact.npz", ("keypoints_only",))
     assert "keypoints_depth" not in got[0] and np.array_equal(got[1]["keypoints_depth"], gt[1])
+    assert got[1]["keypoints_depth_frame"] == "camera"
+    atomic_write_npz(tmp_path / "lifted.npz", {"sample_id": ids, "keypoints_depth": gt, "frame": np.array("untilted")})
+    assert attach_lifted_depths(mixed, tmp_path / "lifted.npz")[0]["keypoints_depth_frame"] == "untilted"
     assert "dense_xy" not in got[1] and "mask" in got[1] and "dense_xy" in easy[1]
     with pytest.raises(ValueError, match="regimes"):
         attach_lifted_depths(mixed, tmp_path / "exact.npz", ("sparse",))
@@ -354,3 +360,28 @@ def test_annotations_of_the_wrong_shape_get_a_status_naming_what_was_expected(bo
     assert st[4].startswith("dense_xy: expected shape (None, 2), got (")
     alone = register(body, good, cfg)
     assert torch.allclose(fits.vertices[:2], alone.vertices, atol=1e-5)
+
+
+def test_untilted_depth_prior_ignores_a_wrong_global_tilt(body, easy):
+    """Exact keypoint depths plus a tilt (a plane in x, y: the depths of a body leaning 20 degrees more
+    towards the camera), keypoints only: as camera-frame depths the tilt pulls the fit away from the truth;
+    as depths known up to a global tilt (``keypoints_depth_frame="untilted"``, a lifter's) the fit stays about
+    as accurate as with the exact depths. An unknown frame is the sample's own failure, by name."""
+    kp = [{k: v for k, v in s.items() if not k.startswith("dense_")} for s in easy[:3]]
+    lean = [np.tan(np.radians(20)) * (x[:, 1] - x[[11, 12], 1].mean()) for x in (s["keypoints3d"] for s in kp)]
+    tilted = [dict(s, keypoints_depth=s["gt_keypoints_depth"] + d) for s, d in zip(kp, lean)]
+    untilted = [dict(s, keypoints_depth_frame="untilted") for s in tilted]
+    exact = [dict(s, keypoints_depth=s["gt_keypoints_depth"]) for s in kp]
+    gt_R = np.stack([s["gt_rotation"] for s in kp])
+
+    def fit(samples):
+        f = register(body, samples, RegistrationConfig.with_iters(150))
+        c = (np.einsum("bij,bij->b", f.rotation.numpy(), gt_R) - 1) / 2
+        return _pa(body, f, samples).mean(), np.degrees(np.arccos(np.clip(c, -1, 1))).mean()
+
+    (pa_exact, ang_exact), (pa_cam, ang_cam), (pa_untilted, ang_untilted) = map(fit, (exact, tilted, untilted))
+    assert ang_cam > ang_untilted + 3, (ang_cam, ang_untilted, ang_exact)
+    assert pa_cam > 1.5 * pa_untilted and pa_untilted < pa_exact + 0.01, (pa_cam, pa_untilted, pa_exact)
+    wrong = dict(untilted[0], keypoints_depth_frame="world")
+    bad = register(body, [wrong, untilted[1]], RegistrationConfig.with_iters(5))
+    assert "keypoints_depth_frame" in bad.status[0] and "world" in bad.status[0] and bad.status[1] == "ok"

@@ -132,10 +132,13 @@ def load_samples(folder: str | Path, skip_bad: bool = False) -> list[dict]:
 
 
 def attach_depths(samples: list[dict], depths_file: str | Path) -> list[dict]:
-    """Samples with ``keypoints_depth`` from a lifter's depths file (notebook 02), by sample_id."""
+    """Samples with ``keypoints_depth`` from a lifter's depths file (notebook 02), by sample_id, and the
+    file's ``keypoints_depth_frame`` (what registration may take of them: "untilted" for a lifter's, "camera"
+    when the file does not say)."""
     with np.load(depths_file) as z:
         table = dict(zip(map(str, z["sample_id"]), z["keypoints_depth"]))
+        frame = str(z["frame"]) if "frame" in z.files else "camera"
     missing = [s["sample_id"] for s in samples if str(s["sample_id"]) not in table]
     if missing:
         raise KeyError(f"{depths_file}: no depths for {len(missing)} samples, e.g. {missing[:3]}")
-    return [dict(s, keypoints_depth=table[str(s["sample_id"])]) for s in samples]
+    return [dict(s, keypoints_depth=table[str(s["sample_id"])], keypoints_depth_frame=frame) for s in samples]

@@ -29,6 +29,7 @@ class Batch:
     kp: torch.Tensor  # (B, K, 3) normalised, confidence
     kp_depth: torch.Tensor  # (B, K)
     kp_depth_w: torch.Tensor  # (B, K)
+    kp_depth_untilted: torch.Tensor  # (B,) 1 where the depths are known up to a global tilt (DEPTH_FRAMES)
     mask_dist: torch.Tensor | None  # (B, 1, H, W) normalised distance outside the mask
     mask_hw: torch.Tensor | None  # (B, 2) mask height, width (pixels)
     has_mask: torch.Tensor  # (B,)
@@ -86,6 +87,8 @@ def _check(s: dict) -> str:
             return f"non-finite values in {k}"
     if "keypoints_depth" in s and np.isinf(np.asarray(s["keypoints_depth"], np.float64)).any():  # NaN = missing
         return "infinite values in keypoints_depth"
+    if str(s.get("keypoints_depth_frame", "camera")) not in DEPTH_FRAMES:
+        return f"keypoints_depth_frame: expected one of {DEPTH_FRAMES}, got {s['keypoints_depth_frame']!r}"
     n_dense = len(s.get("dense_xy", []))
     kp = np.asarray(s.get("keypoints2d", np.zeros((17, 3))), np.float64)
     n_kp = int((kp[:, 2] > 0).sum()) if kp.ndim == 2 and kp.shape[1] == 3 else 0
@@ -154,6 +157,16 @@ def _depth_prior(s: dict, kp: np.ndarray, ok: bool) -> tuple[np.ndarray, np.ndar
     dz = np.asarray(s["keypoints_depth"], np.float64)
     dw = np.asarray(s["keypoints_depth_mask"], np.float64) if "keypoints_depth_mask" in s else (kp[:, 2] > 0) * 1.0
     return np.nan_to_num(dz), dw * np.isfinite(dz)
+
+
+#: what a sample's ``keypoints_depth_frame`` may say of its depths: "camera" (the default): camera-frame depths
+#: relative to the hip midpoint (exact ones, a depth sensor's); "untilted": known up to a global tilt (a plane
+#: a x + b y + c over the image), as a lifter's, which 2D cannot tell the body's lean or heading
+DEPTH_FRAMES = ("camera", "untilted")
+
+
+def _untilted(s: dict, ok: bool) -> bool:
+    return ok and str(s.get("keypoints_depth_frame", "camera")) == "untilted"
 
 
 def _padded(rows: list[tuple[np.ndarray, ...]], dtypes: tuple) -> list[torch.Tensor]:
@@ -232,6 +245,7 @@ def prepare_batch(body, samples: list[dict], cfg: RegistrationConfig, densepose_
         kp=t(np.stack(kps)),
         kp_depth=t(np.stack([d[0] for d in depths])),
         kp_depth_w=t(np.stack([d[1] for d in depths])),
+        kp_depth_untilted=t([_untilted(s, st == "ok") for s, st in zip(samples, status)]),
         status=status,
         **_mask_fields(masks, centre, size, cfg),
     )

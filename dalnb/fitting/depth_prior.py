@@ -4,7 +4,7 @@ whether it helps each, and attaching the depths to the samples where it does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dalnb.fitting.config import RegistrationConfig
@@ -32,10 +32,16 @@ def without_dense(sample: dict) -> dict:
 
 @dataclass(frozen=True)
 class RegimeCheck:
-    """One regime's registration of the same held-out bodies without and with the lifted depths."""
+    """One regime's registration of the same held-out bodies without and with the lifted depths (PA-MPJPE and
+    MPJPE, mm): in the depths' own frame (``frame``: the file's, ``fitting.batch.DEPTH_FRAMES``), and, for
+    comparison, taken in the other frame (``other``: its name, PA-MPJPE and MPJPE; empty when not measured)."""
 
     pa_mpjpe_2d_only: float
     pa_mpjpe_lifted: float
+    mpjpe_2d_only: float = float("nan")
+    mpjpe_lifted: float = float("nan")
+    frame: str = "camera"
+    other: dict = field(default_factory=dict)
 
     @property
     def use_lifted(self) -> bool:
@@ -60,16 +66,22 @@ class DepthPriorCheck:
         return tuple(r for r, c in self.regimes.items() if c.use_lifted)
 
     def rows(self) -> list[dict]:
-        """One row per regime: PA-MPJPE 2D only and with the lifted depths, and the decision."""
-        return [
-            {
+        """One row per regime: PA-MPJPE and MPJPE 2D only, with the lifted depths in their own frame and (where
+        measured) in the other frame, and the decision."""
+        rows = []
+        for r, c in self.regimes.items():
+            row = {
                 "annotation": REGIME_NAMES[r],
                 "PA-MPJPE 2D only (mm)": c.pa_mpjpe_2d_only,
-                "PA-MPJPE with lifted depths (mm)": c.pa_mpjpe_lifted,
-                "the chain uses them": c.use_lifted,
+                f"PA-MPJPE lifted, {c.frame} (mm)": c.pa_mpjpe_lifted,
             }
-            for r, c in self.regimes.items()
-        ]
+            if c.other:
+                row[f"PA-MPJPE lifted, {c.other['frame']} (mm)"] = c.other["pa_mpjpe_mm"]
+            row |= {"MPJPE 2D only (mm)": c.mpjpe_2d_only, f"MPJPE lifted, {c.frame} (mm)": c.mpjpe_lifted}
+            if c.other:
+                row[f"MPJPE lifted, {c.other['frame']} (mm)"] = c.other["mpjpe_mm"]
+            rows.append(row | {"the chain uses them": c.use_lifted})
+        return rows
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +90,10 @@ class DepthPriorCheck:
                 r: {
                     "pa_mpjpe_2d_only_mm": c.pa_mpjpe_2d_only,
                     "pa_mpjpe_lifted_mm": c.pa_mpjpe_lifted,
+                    "mpjpe_2d_only_mm": c.mpjpe_2d_only,
+                    "mpjpe_lifted_mm": c.mpjpe_lifted,
+                    "frame": c.frame,
+                    "other_frame": c.other,
                     "use_lifted": c.use_lifted,
                 }
                 for r, c in self.regimes.items()
@@ -88,29 +104,50 @@ class DepthPriorCheck:
 DEPTH_PRIOR_FILE = "depth_prior.json"
 
 
+def _regime_check(body, samples: list[dict], depths_file, cfg, other_frame: bool) -> RegimeCheck:
+    """Register ``samples`` 2D only, with the depths of ``depths_file`` in their frame and (``other_frame``) in
+    the other one."""
+    from dalnb.data.store import attach_depths
+    from dalnb.fitting.batch import DEPTH_FRAMES
+    from dalnb.metrics import evaluate
+
+    def err(ss):
+        e = evaluate(body, register(body, ss, cfg), samples)
+        return e["pa_mpjpe_mm"], e["mpjpe_mm"]
+
+    lifted = attach_depths(samples, depths_file)
+    frame = lifted[0]["keypoints_depth_frame"]
+    (pa2, m2), (pal, ml) = err(samples), err(lifted)
+    other = {}
+    if other_frame:
+        name = next(f for f in DEPTH_FRAMES if f != frame)
+        pa, m = err([dict(s, keypoints_depth_frame=name) for s in lifted])
+        other = {"frame": name, "pa_mpjpe_mm": pa, "mpjpe_mm": m}
+    return RegimeCheck(pa2, pal, m2, ml, frame, other)
+
+
 def check_depth_prior(
     body,
     samples: list[dict],
     depths_file: str | Path,
     cfg: RegistrationConfig | None = None,
     save_to: str | Path | None = None,
+    other_frame: bool = True,
 ) -> DepthPriorCheck:
     """Register held-out ``samples`` (ground truth ``joints3d`` needed; never shown to the fit)
-    2D-only and with the lifter's depths from ``depths_file``, once as they are and once with
-    keypoints only (:func:`without_dense`); ``save_to``: a folder that gets ``depth_prior.json``
-    (read back by :func:`use_lifted_depths`)."""
-    from dalnb.data.store import attach_depths
+    2D-only and with the lifter's depths from ``depths_file`` (in their own frame, and with ``other_frame`` in
+    the other one for comparison), once as they are and once with keypoints only (:func:`without_dense`);
+    ``save_to``: a folder that gets ``depth_prior.json`` (read back by :func:`use_lifted_depths`)."""
     from dalnb.io import atomic_write_json
-    from dalnb.metrics import evaluate
 
     if not samples or any("joints3d" not in s for s in samples):
         raise ValueError("check_depth_prior needs held-out samples with ground-truth 'joints3d'")
-    plain = [{k: v for k, v in s.items() if k not in ("keypoints_depth", "keypoints_depth_mask")} for s in samples]
-    regimes = {}
-    for regime, ss in (("dense", plain), ("keypoints_only", [without_dense(s) for s in plain])):
-        r2d = evaluate(body, register(body, ss, cfg), ss)["pa_mpjpe_mm"]
-        rl = evaluate(body, register(body, attach_depths(ss, depths_file), cfg), ss)["pa_mpjpe_mm"]
-        regimes[regime] = RegimeCheck(r2d, rl)
+    drop = ("keypoints_depth", "keypoints_depth_mask", "keypoints_depth_frame")
+    plain = [{k: v for k, v in s.items() if k not in drop} for s in samples]
+    regimes = {
+        regime: _regime_check(body, ss, depths_file, cfg, other_frame)
+        for regime, ss in (("dense", plain), ("keypoints_only", [without_dense(s) for s in plain]))
+    }
     check = DepthPriorCheck(regimes, len(samples))
     if save_to is not None:
         atomic_write_json(Path(save_to) / DEPTH_PRIOR_FILE, check.to_dict())

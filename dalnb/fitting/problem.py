@@ -80,6 +80,7 @@ class Problem:
         self.theta = _leaf(initial_parameters(body, batch, init or {}), device, dt)
         self.b = batch.to(device)
         self.has_depth = bool(batch.kp_depth_w.sum() > 0)
+        self.has_untilted = bool(batch.kp_depth_untilted.sum() > 0)
         if self.use_sil:
             self.cov_near = torch.zeros(self.b.mask_xy.shape[:2], dtype=torch.int64, device=self.dev)
         # the 2D residuals' Geman-McClure scale, a tensor so that run_stage can anneal it in place (and a compiled
@@ -229,6 +230,9 @@ class Problem:
             T["keypoints"] = Lo.keypoint_loss(proj(kp3), b.kp, sig)
         if weights.get("keypoint_depth", 0) and self.has_depth:
             z = kp3[..., 2] - kp3[:, self.hips, 2].mean(1, keepdim=True)
+            if self.has_untilted:  # depths known up to a global tilt (a lifter's): compare what is left of it
+                res = Lo.untilted(z - b.kp_depth, kp3[..., :2], b.kp_depth_w)
+                z = torch.where(b.kp_depth_untilted[:, None] > 0, b.kp_depth + res, z)
             T["keypoint_depth"] = Lo.keypoint_depth_loss(z, b.kp_depth, b.kp_depth_w)
         if self.use_part and weights.get("part_dense", 0):
             T["part_dense"] = Lo.part_dense_loss(

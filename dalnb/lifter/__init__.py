@@ -33,12 +33,14 @@ from dalnb.lifter.networks import (
     normalize_2d,
 )
 from dalnb.lifter.train import (
+    LIFTED_FRAME,
     Lifter,
     keypoint_pool,
     lift_3d,
     lift_depths,
     load_lifter,
     train_lifter,
+    with_lifted_depths,
     write_depths,
 )
 
@@ -58,11 +60,13 @@ __all__ = [
     "Generator",
     "LifterConfig",
     "normalize_2d",
+    "LIFTED_FRAME",
     "Lifter",
     "keypoint_pool",
     "lift_3d",
     "lift_depths",
     "load_lifter",
     "train_lifter",
+    "with_lifted_depths",
     "write_depths",
 ]

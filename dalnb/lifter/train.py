@@ -44,6 +44,24 @@ def _augment(xy, m, cfg: LifterConfig, g: torch.Generator):
 log = logging.getLogger(__name__)
 
 
+def _ema_copy(G: Generator) -> Generator:
+    import copy
+
+    E = copy.deepcopy(G)
+    for p in E.parameters():
+        p.requires_grad_(False)
+    return E
+
+
+@torch.no_grad()
+def _ema_update(E: Generator, G: Generator, decay: float) -> None:
+    """E <- decay E + (1 - decay) G for the weights; the batch-norm statistics are copied."""
+    for pe, pg in zip(E.parameters(), G.parameters()):
+        pe.lerp_(pg, 1.0 - decay)
+    for be, bg in zip(E.buffers(), G.buffers()):
+        be.copy_(bg)
+
+
 @dataclass
 class Lifter:
     gen: Generator
@@ -109,6 +127,7 @@ def train_lifter(
     real_pool = xy_all[full] if full.sum() > 16 else xy_all
     ratios = torch.as_tensor(cfg.template_ratios or template_ratios(), dtype=torch.float32, device=dev)
     G, D = Generator(cfg).to(dev), Discriminator().to(dev)
+    E = _ema_copy(G) if cfg.ema else None
     oG = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     oD = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
     history: dict[str, list] = {k: [] for k in ("g_adv", "d", "sym", "ratio", "cycle", "orient", "g_total")}
@@ -122,6 +141,8 @@ def train_lifter(
             oD.load_state_dict(st["oD"]),
         )
         start, history = st["step"], st["history"]
+        if E is not None:
+            E.load_state_dict(st["G_ema"])
         g.set_state(st["rng"].to(g.get_state().device) if hasattr(st["rng"], "to") else st["rng"])
         log.info("lifter: resumed at step %d from %s", start, ckpt)
     bce = nn.BCEWithLogitsLoss()
@@ -160,6 +181,8 @@ def train_lifter(
         oG.zero_grad(set_to_none=True)
         lg.backward()
         oG.step()
+        if E is not None:
+            _ema_update(E, G, cfg.ema)
         # discriminator
         ridx = torch.randint(0, len(real_pool), (len(fake),), generator=g, device=dev)
         real = real_pool[ridx] + cfg.input_noise * torch.randn(real_pool[ridx].shape, generator=g, device=dev)
@@ -182,6 +205,7 @@ def train_lifter(
                 ckpt,
                 {
                     "G": G.state_dict(),
+                    **({"G_ema": E.state_dict()} if E is not None else {}),
                     "D": D.state_dict(),
                     "oG": oG.state_dict(),
                     "oD": oD.state_dict(),
@@ -191,6 +215,7 @@ def train_lifter(
                     "cfg": cfg.to_dict(),
                 },
             )
+    G = E if E is not None else G
     G.eval()
     return Lifter(G, cfg, template_torso_m(), history, resumed_at=start)
 
@@ -199,9 +224,20 @@ def load_lifter(path: str | Path, device: str = "cpu") -> Lifter:
     st = torch.load(path, map_location=device, weights_only=False)
     cfg = LifterConfig(**st["cfg"])
     G = Generator(cfg).to(device)
-    G.load_state_dict(st["G"])
+    G.load_state_dict(st.get("G_ema", st["G"]))
     G.eval()
     return Lifter(G, cfg, template_torso_m(), st["history"])
+
+
+#: what registration may take of a lifter's depths (``fitting.batch.DEPTH_FRAMES``): 2D cannot tell the lifter
+#: the body's lean towards the camera or its heading, only which point lies in front of which
+LIFTED_FRAME = "untilted"
+
+
+def with_lifted_depths(samples: list[dict], depths) -> list[dict]:
+    """The samples with a lifter's depths ((N, 17) metres, NaN = no prior there) as their ``keypoints_depth``,
+    in the lifter's frame (:data:`LIFTED_FRAME`)."""
+    return [dict(s, keypoints_depth=z, keypoints_depth_frame=LIFTED_FRAME) for s, z in zip(samples, depths)]
 
 
 def keypoint_pool(samples: list[dict]) -> np.ndarray:
@@ -223,4 +259,4 @@ def write_depths(lifter: Lifter, samples: list[dict], path: str | Path) -> Path:
     ok = kp[..., 2].sum(1) >= 2
     if ok.any():
         depth[ok] = lift_depths(lifter, kp[ok])
-    return atomic_write_npz(path, {"sample_id": ids, "keypoints_depth": depth})
+    return atomic_write_npz(path, {"sample_id": ids, "keypoints_depth": depth, "frame": np.array(LIFTED_FRAME)})

@@ -98,7 +98,7 @@ def fit_photos(
     cfg = cfg or RegistrationConfig()
     if lifter is not None:
         from dalnb.fitting import depth_regime
-        from dalnb.lifter import lift_depths
+        from dalnb.lifter import LIFTED_FRAME, lift_depths
 
         kps = np.stack([s["keypoints2d"] for s in samples])
         kps[..., 2] = (kps[..., 2] >= min_confidence).astype(np.float32)
@@ -110,6 +110,7 @@ def fit_photos(
         if chosen:
             for i, z in zip(chosen, lift_depths(lifter, kps[chosen])):
                 samples[i]["keypoints_depth"] = z  # NaN where not lifted: no prior there (fitting.prepare_batch)
+                samples[i]["keypoints_depth_frame"] = LIFTED_FRAME
     init = None
     if regressor is not None:
         from dalnb.body.camera import FACING_CAMERA

@@ -71,10 +71,10 @@ def lift_samples(samples: list[dict], lifter) -> list[dict]:
     """The samples with the lifter's depths of their keypoints (unchanged when ``lifter`` is None)."""
     if lifter is None:
         return samples
-    from dalnb.lifter import lift_depths
+    from dalnb.lifter import lift_depths, with_lifted_depths
 
     dz = lift_depths(lifter, np.stack([s["keypoints2d"] for s in samples]))
-    return [dict(s, keypoints_depth=z) for s, z in zip(samples, dz)]
+    return with_lifted_depths(samples, dz)
 
 
 def _renders(n: int, seed: int, size: int, **synth) -> list[dict]:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from dalnb.claims import Claim, lower
 
-__all__ = ["evaluate_lift", "h36m_lift_table", "lifter_claim"]
+__all__ = ["evaluate_lift", "lift_table", "h36m_lift_table", "lifter_claim"]
 
 
 def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dict:
@@ -28,6 +28,22 @@ def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dic
         "scale_aligned_mpjpe_mm": float(sa.mean() * 1000),
         "n": int(ok.sum()),
     }
+
+
+def lift_table(lifted: dict[str, np.ndarray], gt3d: np.ndarray, mask: np.ndarray, pose_source) -> pd.DataFrame:
+    """One row per method (name -> (N, 17, 3) lifted poses): :func:`evaluate_lift` on all test bodies, and its
+    PA-MPJPE on those posed from motion capture and from joint-limit samples apart (``pose_source`` (N,))."""
+    src = np.asarray(pose_source)
+    rows = []
+    for name, pred in lifted.items():
+        row = {"method": name, **evaluate_lift(pred, gt3d, mask)}
+        for k, label in (("mocap", "mocap poses"), ("limits", "joint-limit poses")):
+            if (src == k).any():
+                row[f"PA-MPJPE, {label} (mm)"] = evaluate_lift(pred[src == k], gt3d[src == k], mask[src == k])[
+                    "pa_mpjpe_mm"
+                ]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def h36m_lift_table(lifter, frames: list[dict]):
