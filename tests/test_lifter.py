@@ -72,14 +72,13 @@ def test_geometric_losses_zero_on_the_template(template_kp):
     assert torch.allclose(rotate_y(p, torch.tensor([math.pi / 3], dtype=torch.float64)).norm(dim=-1), p.norm(dim=-1))
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp, ema):
+def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp):
     rng = np.random.default_rng(0)
     base = torch.cat([template_kp[:, :2] * 100 + 200, torch.ones(17, 1, dtype=torch.float64)], -1).numpy()
     pool = np.stack(
         [base + np.concatenate([rng.normal(0, 3, (17, 2)), np.zeros((17, 1))], 1) for _ in range(64)]
     ).astype(np.float32)
-    cfg = dict(batch=16, hidden=32, blocks=1, checkpoint_every=5, dropout=0.0, ema=ema)
+    cfg = dict(batch=16, hidden=32, blocks=1, checkpoint_every=5, dropout=0.0)
     ref = train_lifter(pool, LifterConfig(steps=10, **cfg))
     train_lifter(pool, LifterConfig(steps=5, **cfg), ckpt=tmp_path / "l.pt")  # "killed" after 5 steps
     res = train_lifter(pool, LifterConfig(steps=10, **cfg), ckpt=tmp_path / "l.pt")
@@ -89,13 +88,6 @@ def test_checkpoint_resume_matches_uninterrupted(tmp_path, template_kp, ema):
     assert ref.resumed_at == 0 and res.resumed_at == 5
     again = train_lifter(pool, LifterConfig(steps=10, **cfg), ckpt=tmp_path / "l.pt")  # finished: nothing left to train
     assert again.resumed_at == 10 and len(again.history["g_total"]) == 10
-    if ema:  # the averaged weights are what lifts, and what a saved lifter loads
-        from dalnb.lifter import load_lifter
-
-        st = torch.load(tmp_path / "l.pt", weights_only=False)
-        assert any(not torch.equal(a, st["G"][k]) for k, a in st["G_ema"].items() if a.is_floating_point())
-        for a, b in zip(load_lifter(tmp_path / "l.pt").gen.state_dict().values(), res.gen.state_dict().values()):
-            assert torch.equal(a, b)
 
 
 def test_test_time_flip_makes_the_lift_mirror_equivariant(template_kp):

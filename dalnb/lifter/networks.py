@@ -62,7 +62,6 @@ class LifterConfig:
     steps: int = 2000
     seed: int = 0
     checkpoint_every: int = 500
-    ema: float = 0.0  # > 0: lift with an exponential moving average of the generator's weights (decay per step)
     test_flip: bool = True  # at test time, average the depths lifted from the pose and from its mirror image
     device: str | None = None
     template_ratios: list[float] = field(default_factory=list)  # filled from the template

@@ -44,24 +44,6 @@ def _augment(xy, m, cfg: LifterConfig, g: torch.Generator):
 log = logging.getLogger(__name__)
 
 
-def _ema_copy(G: Generator) -> Generator:
-    import copy
-
-    E = copy.deepcopy(G)
-    for p in E.parameters():
-        p.requires_grad_(False)
-    return E
-
-
-@torch.no_grad()
-def _ema_update(E: Generator, G: Generator, decay: float) -> None:
-    """E <- decay E + (1 - decay) G for the weights; the batch-norm statistics are copied."""
-    for pe, pg in zip(E.parameters(), G.parameters()):
-        pe.lerp_(pg, 1.0 - decay)
-    for be, bg in zip(E.buffers(), G.buffers()):
-        be.copy_(bg)
-
-
 @dataclass
 class Lifter:
     gen: Generator
@@ -127,7 +109,6 @@ def train_lifter(
     real_pool = xy_all[full] if full.sum() > 16 else xy_all
     ratios = torch.as_tensor(cfg.template_ratios or template_ratios(), dtype=torch.float32, device=dev)
     G, D = Generator(cfg).to(dev), Discriminator().to(dev)
-    E = _ema_copy(G) if cfg.ema else None
     oG = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     oD = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))
     history: dict[str, list] = {k: [] for k in ("g_adv", "d", "sym", "ratio", "cycle", "orient", "g_total")}
@@ -141,8 +122,6 @@ def train_lifter(
             oD.load_state_dict(st["oD"]),
         )
         start, history = st["step"], st["history"]
-        if E is not None:
-            E.load_state_dict(st["G_ema"])
         g.set_state(st["rng"].to(g.get_state().device) if hasattr(st["rng"], "to") else st["rng"])
         log.info("lifter: resumed at step %d from %s", start, ckpt)
     bce = nn.BCEWithLogitsLoss()
@@ -181,8 +160,6 @@ def train_lifter(
         oG.zero_grad(set_to_none=True)
         lg.backward()
         oG.step()
-        if E is not None:
-            _ema_update(E, G, cfg.ema)
         # discriminator
         ridx = torch.randint(0, len(real_pool), (len(fake),), generator=g, device=dev)
         real = real_pool[ridx] + cfg.input_noise * torch.randn(real_pool[ridx].shape, generator=g, device=dev)
@@ -205,7 +182,6 @@ def train_lifter(
                 ckpt,
                 {
                     "G": G.state_dict(),
-                    **({"G_ema": E.state_dict()} if E is not None else {}),
                     "D": D.state_dict(),
                     "oG": oG.state_dict(),
                     "oD": oD.state_dict(),
@@ -215,7 +191,6 @@ def train_lifter(
                     "cfg": cfg.to_dict(),
                 },
             )
-    G = E if E is not None else G
     G.eval()
     return Lifter(G, cfg, template_torso_m(), history, resumed_at=start)
 
@@ -224,7 +199,7 @@ def load_lifter(path: str | Path, device: str = "cpu") -> Lifter:
     st = torch.load(path, map_location=device, weights_only=False)
     cfg = LifterConfig(**st["cfg"])
     G = Generator(cfg).to(device)
-    G.load_state_dict(st.get("G_ema", st["G"]))
+    G.load_state_dict(st["G"])
     G.eval()
     return Lifter(G, cfg, template_torso_m(), st["history"])
 
