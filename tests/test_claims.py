@@ -184,3 +184,20 @@ def test_seed_spread_reads_the_recorded_repeats():
     spread = seed_spread(load_records("rounds"), "real")
     assert spread["n"] >= 2 and set(spread["fall"]) == {2, 3} and all(v > 0 for v in spread["fall"].values())
     assert seed_spread([], "real") == {}
+
+
+def test_pose_source_table_means_each_source_apart():
+    """Mean regressor and refined PA-MPJPE per pose source with the body count; samples without a pose source
+    (real crops) are left out, not counted under a guess."""
+    from dalnb.study.table1 import pose_source_table
+
+    per = pd.DataFrame(
+        {
+            "pose source": ["mocap", "mocap", "limits", None],
+            "PA-MPJPE regressor (mm)": [80.0, 100.0, 150.0, 999.0],
+            "PA-MPJPE refined (mm)": [60.0, 70.0, 90.0, 999.0],
+        }
+    )
+    tab = pose_source_table(per)
+    assert tab.loc["mocap"].tolist() == [90.0, 65.0, 2] and tab.loc["limits"].tolist() == [150.0, 90.0, 1]
+    assert list(tab.index) == ["limits", "mocap"]

@@ -10,7 +10,7 @@ from dalnb import metrics as M
 from dalnb.fitting import FitResult, RegistrationConfig, register
 from dalnb.study import paper as P
 
-__all__ = ["per_sample_table", "summary_table", "table1", "real_table", "h36m_check"]
+__all__ = ["per_sample_table", "pose_source_table", "summary_table", "table1", "real_table", "h36m_check"]
 
 
 _KEYS = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "pixel_err")
@@ -28,12 +28,20 @@ PAPER_TABLE1 = [
 def per_sample_table(body, samples: list[dict], pred: FitResult, ref: FitResult) -> pd.DataFrame:
     """Per test sample: PA-MPJPE and per-pixel error of the regressor and after refinement."""
     H_gt = np.stack([s["joints3d"] for s in samples])
-    out = {"shape source": [s["shape_source"] for s in samples]}
+    out = {"shape source": [s["shape_source"] for s in samples], "pose source": [s.get("pose_source") for s in samples]}
     for name, f in (("regressor", pred), ("refined", ref)):
         out[f"PA-MPJPE {name} (mm)"] = M.pa_mpjpe(body.keypoints(f.vertices, "h36m17").numpy(), H_gt) * 1000
     for name, f in (("regressor", pred), ("refined", ref)):
         out[f"pixel error {name} (px)"] = M.surface_pixel_error(f.vertices.numpy(), f.camera.numpy(), samples)
     return pd.DataFrame(out)
+
+
+def pose_source_table(per: pd.DataFrame) -> pd.DataFrame:
+    """Mean PA-MPJPE of the regressor and after refinement on the test bodies posed from motion capture and from
+    joint-limit samples (every joint drawn within its limits), with how many of each (:func:`per_sample_table`)."""
+    cols = ["PA-MPJPE regressor (mm)", "PA-MPJPE refined (mm)"]
+    g = per.dropna(subset=["pose source"]).groupby("pose source")
+    return g[cols].mean().assign(bodies=g.size()).rename_axis("pose source")
 
 
 def summary_table(row: dict, refine_iters: int) -> pd.DataFrame:
