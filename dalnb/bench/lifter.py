@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from dalnb.bench import emit, register_bench
-from dalnb.study.lifter import evaluate_lift
+from dalnb.study.lifter import evaluate_lift, pa_by_pose_source
 from dalnb.study.registration import evaluate_fits
 
 SETTINGS = {
@@ -78,16 +78,6 @@ def supervised_lifter(pool: dict, cfg, seed: int = 0):
     return Lifter(G, cfg, template_torso_m())
 
 
-def _by_pose_source(pred, gt, mask, te) -> dict:
-    """PA-MPJPE (mm) on the test bodies posed from mocap and from joint-limit samples."""
-    src = np.array([s["pose_source"] for s in te])
-    return {
-        f"pa_mpjpe_{k}_mm": evaluate_lift(pred[src == k], gt[src == k], mask[src == k])["pa_mpjpe_mm"]
-        for k in ("mocap", "limits")
-        if (src == k).any()
-    }
-
-
 @register_bench("lifter")
 def bench_lifter(
     steps: int = 6000,
@@ -109,7 +99,9 @@ def bench_lifter(
     out = []
     xy, m, _ = normalize_2d(torch.as_tensor(kt))
     zero = np.concatenate([xy.numpy(), np.zeros((len(kt), 17, 1))], -1)
-    rec = lambda p3: {**evaluate_lift(p3, gt, kt[..., 2]), **_by_pose_source(p3, gt, kt[..., 2], te)}  # noqa: E731
+    src = [s["pose_source"] for s in te]
+    by_source = lambda p3: pa_by_pose_source(p3, gt, kt[..., 2], src).items()  # noqa: E731
+    rec = lambda p3: {**evaluate_lift(p3, gt, kt[..., 2]), **{f"pa_mpjpe_{k}_mm": v for k, v in by_source(p3)}}  # noqa: E731
     out.append(emit("lifter", {"setting": "zero_depth_baseline", **rec(zero)}))
     lifters = {}
     for name in settings:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from dalnb.claims import Claim, lower
 
-__all__ = ["evaluate_lift", "lift_table", "h36m_lift_table", "lifter_claim"]
+__all__ = ["evaluate_lift", "pa_by_pose_source", "lift_table", "h36m_lift_table", "lifter_claim"]
 
 
 def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dict:
@@ -30,19 +30,33 @@ def evaluate_lift(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray) -> dic
     }
 
 
+#: the test bodies' pose sources (``pose_source``) and their names in tables
+POSE_SOURCES = {"mocap": "mocap poses", "limits": "joint-limit poses"}
+
+
+def pa_by_pose_source(pred3d: np.ndarray, gt3d: np.ndarray, mask: np.ndarray, pose_source) -> dict[str, float]:
+    """:func:`evaluate_lift`'s PA-MPJPE (mm) on the bodies of each pose source (``pose_source`` (N,)) present."""
+    src = np.asarray(pose_source)
+    return {
+        k: evaluate_lift(pred3d[src == k], gt3d[src == k], mask[src == k])["pa_mpjpe_mm"]
+        for k in POSE_SOURCES
+        if (src == k).any()
+    }
+
+
 def lift_table(lifted: dict[str, np.ndarray], gt3d: np.ndarray, mask: np.ndarray, pose_source) -> pd.DataFrame:
     """One row per method (name -> (N, 17, 3) lifted poses): :func:`evaluate_lift` on all test bodies, and its
     PA-MPJPE on those posed from motion capture and from joint-limit samples apart (``pose_source`` (N,))."""
-    src = np.asarray(pose_source)
     rows = []
     for name, pred in lifted.items():
-        row = {"method": name, **evaluate_lift(pred, gt3d, mask)}
-        for k, label in (("mocap", "mocap poses"), ("limits", "joint-limit poses")):
-            if (src == k).any():
-                row[f"PA-MPJPE, {label} (mm)"] = evaluate_lift(pred[src == k], gt3d[src == k], mask[src == k])[
-                    "pa_mpjpe_mm"
-                ]
-        rows.append(row)
+        by_source = pa_by_pose_source(pred, gt3d, mask, pose_source)
+        rows.append(
+            {
+                "method": name,
+                **evaluate_lift(pred, gt3d, mask),
+                **{f"PA-MPJPE, {POSE_SOURCES[k]} (mm)": v for k, v in by_source.items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
